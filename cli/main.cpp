@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // --help/--version exit 0, usage errors exit 2 (CLI11's codes)
+    // --help/--version print and exit 0; every usage error exits 2 (DESIGN.md §7).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (auto s = log::set_level(globals.log_level); !s) {
     std::fprintf(stderr, "dstc: error: %s\n", s.error().message().c_str());

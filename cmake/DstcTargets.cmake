@@ -9,7 +9,9 @@ function(dstc_library name)
 endfunction()
 
 function(dstc_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  # GCC 12's -Wmaybe-uninitialized misfires on values moved out of tl::expected at -O2
+  # (GCC bug 107138 and relatives), so it is off; everything else is an error in CI.
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-maybe-uninitialized)
   if(DSTC_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -22,7 +22,8 @@ Result<Json> parse_json(std::string_view text, std::string_view source) {
   if (j.is_discarded()) {
     // Parse again with exceptions only to get nlohmann's position message.
     try {
-      (void)Json::parse(text);
+      Json unused = Json::parse(text);
+      (void)unused;
     } catch (const Json::parse_error& e) {
       return fail(ErrorCode::kCorrupt, std::string(source) + ": invalid JSON: " + e.what());
     }

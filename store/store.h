@@ -30,6 +30,9 @@ inline constexpr Family kAllFamilies[] = {Family::kProblems, Family::kSamples, F
                                           Family::kMeta};
 std::string_view family_name(Family family);
 
+// A task id can be used as a key component (non-empty, no 0x00 / 0x1f bytes).
+Status keys_valid_task_id(const std::string& task_id);
+
 struct StoreOptions {
   bool create_if_missing = true;  // false: a missing store is a kNotFound error
   bool read_only = false;         // open without taking the lock (stats, export)
