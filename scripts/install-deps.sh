@@ -14,6 +14,8 @@ packages=(
   librocksdb-dev libseccomp-dev libboost-dev libboost-filesystem-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libpcre2-dev libexpected-dev
   libcpp-httplib-dev libssl-dev zlib1g-dev
+  # NFC normalization for tokenizer.json normalizers (Qwen2/Qwen3)
+  libutf8proc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the sandbox's interpreter and the libraries benchmark programs import
