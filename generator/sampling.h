@@ -1,0 +1,51 @@
+// Token sampling on the host with the project's own RNG, so that a seed gives the same
+// tokens whatever device computed the logits and whatever LibTorch version is in use
+// (torch::multinomial streams differ between CPU and CUDA). Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dstc::generator {
+
+// SplitMix64 (Steele, Lea, Flood 2014, as in Vigna's reference code) used as a counter-based
+// generator: output i is mix(seed + (i+1)·γ). Tiny, fast and platform-independent.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+  double uniform();  // [0, 1) with 53 random bits
+  double normal();   // N(0,1), Box-Muller (both values drawn fresh each call)
+
+  // Mixes a request seed with a prompt index and a sample index into an independent stream,
+  // so a sequence's tokens do not depend on how requests are batched.
+  static uint64_t derive(uint64_t seed, uint64_t prompt_index, uint64_t sample_index);
+
+ private:
+  uint64_t state_;
+};
+
+// How to pick the next token. temperature 0 (or greedy) = argmax, ties to the lowest id.
+struct SamplingParams {
+  int64_t max_new_tokens = 256;
+  double temperature = 1.0;
+  double top_p = 1.0;  // nucleus: smallest set of most likely tokens with mass >= top_p
+  int64_t top_k = 0;   // 0 = off
+  int64_t n = 1;       // samples per prompt
+  uint64_t seed = 0;
+  bool greedy = false;
+  bool ignore_eos = false;              // do not stop on the model's EOS ids
+  std::vector<std::string> stop;        // stop strings (need a tokenizer); not included in text
+  std::vector<int32_t> stop_token_ids;  // extra stop ids (kept out of the output)
+
+  bool is_greedy() const { return greedy || temperature <= 0.0; }
+};
+
+// Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (double),
+// top-p, then an inverse-CDF draw with one rng.uniform() over the kept tokens sorted by
+// probability (ties by id). `scratch` is reused between calls.
+int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
+                     std::vector<std::pair<float, int32_t>>& scratch);
+
+}  // namespace dstc::generator
