@@ -6,6 +6,11 @@ find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(ZLIB REQUIRED)
 
+# LibTorch: only generator/ and trainer/ link it. Found before RocksDB: both pull in
+# gflags, and when RocksDB's config creates the `gflags` target first, Torch's copy of
+# it has no imported location and generation fails.
+find_package(Torch REQUIRED CONFIG)
+
 find_package(RocksDB REQUIRED CONFIG)
 find_package(spdlog REQUIRED CONFIG)
 find_package(fmt REQUIRED CONFIG)
@@ -20,6 +25,3 @@ find_package(benchmark CONFIG)
 pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-
-# LibTorch: only generator/ and trainer/ link it.
-find_package(Torch REQUIRED CONFIG)
