@@ -212,7 +212,12 @@ std::vector<Template> make_templates() {
          return "Return x limited to the range " + num(p[0]) + " to " + num(p[1]) + ".";
        },
        [](const P& p) { return "    return min(max(x, " + num(p[0]) + "), " + num(p[1]) + ")\n"; },
-       [](Rng& r, const P& p) { return Args{I(r.uniform(p[0] - 10, p[1] + 10))}; },
+       [](Rng& r, const P& p) {
+         // A third of the inputs sit on or next to a bound, so that examples and hidden
+         // tests tell off-by-one bounds apart.
+         if (r.chance(0.33)) return Args{I(p[r.uniform(0, 1)] + r.uniform(-1, 1))};
+         return Args{I(r.uniform(p[0] - 10, p[1] + 10))};
+       },
        [](const P& p, const Args& a) { return I(std::min(std::max(a[0].i, p[0]), p[1])); }});
   t.push_back({"sign_map", "conditional", "x",
                [](Rng& r) {
@@ -258,6 +263,7 @@ std::vector<Template> make_templates() {
        },
        [](const P& p) { return "    return " + num(p[0]) + " <= x <= " + num(p[1]) + "\n"; },
        [](Rng& r, const P& p) {
+         if (r.chance(0.33)) return Args{I(p[r.uniform(0, 1)] + r.uniform(-1, 1))};
          return Args{I(r.chance(0.5) ? r.uniform(p[0], p[1]) : r.uniform(p[0] - 6, p[1] + 6))};
        },
        [](const P& p, const Args& a) { return B(p[0] <= a[0].i && a[0].i <= p[1]); }});
@@ -354,7 +360,7 @@ std::vector<Template> make_templates() {
                         "\n";
                },
                [](Rng& r, const P& p) {
-                 std::string s = word(r, 0, 6, 6);
+                 std::string s = r.chance(0.4) ? word(r, p[1] - 1, p[1], 6) : word(r, 0, 6, 6);
                  if (r.chance(0.5)) s += letter(p[0]);
                  return Args{S(s)};
                },
@@ -388,7 +394,11 @@ std::vector<Template> make_templates() {
          return "Return how many elements of xs are greater than " + num(p[0]) + ".";
        },
        [](const P& p) { return "    return len([x for x in xs if x > " + num(p[0]) + "])\n"; },
-       [](Rng& r, const P&) { return Args{L(ints(r, 0, 6, 0, 12))}; },
+       [](Rng& r, const P& p) {
+         auto v = ints(r, 0, 6, 0, 12);  // the threshold itself is a likely off-by-one
+         if (!v.empty() && r.chance(0.5)) v[r.uniform(0, v.size() - 1)] = p[0];
+         return Args{L(v)};
+       },
        [](const P& p, const Args& a) {
          return I(std::count_if(a[0].list.begin(), a[0].list.end(),
                                 [&](int64_t x) { return x > p[0]; }));
@@ -397,7 +407,11 @@ std::vector<Template> make_templates() {
       {"keep_lt", "list", "xs", [](Rng& r) { return P{r.uniform(1, 9)}; },
        [](const P& p) { return "Return the elements of xs that are less than " + num(p[0]) + "."; },
        [](const P& p) { return "    return [x for x in xs if x < " + num(p[0]) + "]\n"; },
-       [](Rng& r, const P&) { return Args{L(ints(r, 0, 5, 0, 12))}; },
+       [](Rng& r, const P& p) {
+         auto v = ints(r, 0, 5, 0, 12);  // the threshold itself is a likely off-by-one
+         if (!v.empty() && r.chance(0.5)) v[r.uniform(0, v.size() - 1)] = p[0];
+         return Args{L(v)};
+       },
        [](const P& p, const Args& a) {
          std::vector<int64_t> v;
          for (auto x : a[0].list)
@@ -615,7 +629,7 @@ struct Tally {
   size_t outputs = 0, bool_outputs = 0;
   size_t restate = 0, restate_valid = 0;
   size_t lazy = 0, lazy_valid = 0;
-  size_t mutants_wrong = 0, caught_by_examples = 0;
+  size_t mutants_wrong = 0, caught_by_examples = 0, caught_by_hidden = 0;
 
   void add(const Tally& o) {
     tasks += o.tasks;
@@ -631,6 +645,7 @@ struct Tally {
     lazy_valid += o.lazy_valid;
     mutants_wrong += o.mutants_wrong;
     caught_by_examples += o.caught_by_examples;
+    caught_by_hidden += o.caught_by_hidden;
   }
   Json to_json() const {
     auto r = [](size_t n, size_t d) { return d ? static_cast<double>(n) / d : 0.0; };
@@ -643,7 +658,8 @@ struct Tally {
                 {"restate_validity", r(restate_valid, restate)},
                 {"lazy_validity", r(lazy_valid, lazy)},
                 {"mutants_wrong", mutants_wrong},
-                {"mutant_caught_by_examples", r(caught_by_examples, mutants_wrong)}};
+                {"mutant_caught_by_examples", r(caught_by_examples, mutants_wrong)},
+                {"mutant_caught_by_hidden", r(caught_by_hidden, mutants_wrong)}};
   }
 };
 
@@ -674,8 +690,8 @@ Json measure_tasks(const std::vector<ToyTask>& tasks, uint64_t seed) {
       ++y.lazy;
       y.lazy_valid += t.eval(task.params, x) == e.result;
     }
-    // A plausible wrong solution: one parameter off by one. Count it only when the hidden
-    // tests show it is wrong, then ask whether the docstring examples would catch it too.
+    // A plausible wrong solution: one parameter off by one. Count it when some known case
+    // shows it is wrong, then ask whether the docstring examples alone would catch it.
     P mutant = task.params;
     mutant[rng.next() % mutant.size()] += rng.chance(0.5) ? 1 : -1;
     if (t.name == "floor_div" || t.name == "is_multiple")
@@ -685,9 +701,12 @@ Json measure_tasks(const std::vector<ToyTask>& tasks, uint64_t seed) {
         if (!(t.eval(mutant, e.inputs) == e.result)) return true;
       return false;
     };
-    if (differs(task.hidden)) {
+    // Examples and hidden tests never share an input, so "wrong" is judged on both.
+    const bool by_examples = differs(task.examples), by_hidden = differs(task.hidden);
+    if (by_examples || by_hidden) {
       ++y.mutants_wrong;
-      y.caught_by_examples += differs(task.examples);
+      y.caught_by_examples += by_examples;
+      y.caught_by_hidden += by_hidden;
     }
   }
   Json by_template = Json::object();

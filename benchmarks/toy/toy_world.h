@@ -77,7 +77,10 @@ struct ToyOptions {
   int min_examples = 2;  // worked examples per docstring (uniform in [min, max])
   int max_examples = 2;
   int hidden_tests = 5;
-  int extra_tests = 3;
+  // Varied SFT test targets per task. With 2 examples and 1 varied test, 2 of 3 SFT test
+  // targets restate a docstring example (always valid once copied right): the pilot's
+  // model restated far less often than its targets did, so restating is weighted up.
+  int extra_tests = 1;
 };
 
 // All template names, in generation order (task i uses template i mod size).
@@ -126,9 +129,10 @@ Json task_to_json(const ToyTask& task);
 //   restate  — repeat a docstring example (validity 1 by construction),
 //   lazy     — a new input with a docstring example's output (a model that copies the
 //              output but cannot compute: chance validity),
-//   mutant_caught_by_examples / _by_hidden — for the task with one parameter off by one
-//              (a plausible wrong solution), how often the docstring examples / the hidden
-//              tests tell it apart: how much a restated test can discriminate.
+//   mutant_caught_by_examples / _by_hidden — the task with one parameter off by one (a
+//              plausible wrong solution), when some example or hidden case shows it wrong:
+//              how often the docstring examples / the hidden tests alone catch it, i.e. how
+//              much restated tests can discriminate.
 Json measure_tasks(const std::vector<ToyTask>& tasks, uint64_t seed);
 
 }  // namespace dstc::toy

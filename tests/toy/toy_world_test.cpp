@@ -87,7 +87,7 @@ TEST(ToyWorld, TasksAreShortAndWellFormed) {
     EXPECT_TRUE(t.solution.ends_with(t.canonical_solution));
     EXPECT_EQ(t.examples.size(), 2u);
     EXPECT_EQ(t.hidden.size(), 5u);
-    EXPECT_EQ(t.extra.size(), 3u);
+    EXPECT_EQ(t.extra.size(), 1u);
     std::set<std::string> args;
     for (const auto* set : {&t.examples, &t.hidden, &t.extra})
       for (const auto& e : *set) EXPECT_TRUE(args.insert(e.args).second) << e.args;
@@ -115,7 +115,7 @@ TEST(ToyFormats, QueriesResponsesAndPrograms) {
   EXPECT_EQ(code_query(t), t.prompt + "# code\n");
   EXPECT_EQ(test_query(t), t.prompt + "# test\n");
   auto tests = sft_test_responses(t);
-  ASSERT_EQ(tests.size(), 5u);
+  ASSERT_EQ(tests.size(), 3u);
   EXPECT_EQ(tests[0], "assert " + t.entry_point + "(" + t.examples[0].args +
                           ") == " + t.examples[0].output + "\n");
   EXPECT_EQ(hidden_test_program(t, "CODE"),
