@@ -192,8 +192,12 @@ Result<Task> parse_evalplus(Benchmark b, const Json& o,
     t.test = o["assertion"];
   }
   bool have_base = false, have_plus = false;
-  for (const auto& [key, text] : raw) {
+  for (const auto& [key, raw_text] : raw) {
     if (key == "base_input" || key == "plus_input") {
+      // MBPP+ v0.2.0 writes an empty input set as {} (Mbpp/793); EvalPlus iterates it as
+      // no inputs.
+      std::string text = raw_text;
+      if (text == "{}") text = "[]";
       auto n = count_array(text);
       if (!n) return fail(n.error().context("field '" + key + "'"));
       if (key == "base_input") {
