@@ -124,6 +124,12 @@ bool get_bool(const Json& obj, const char* key, bool fallback) {
   return it != obj.end() && it->is_boolean() ? it->get<bool>() : fallback;
 }
 
+// Lets the word cache be searched with a string_view, without building a key string.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 }  // namespace
 
 struct Tokenizer::Impl {
@@ -150,7 +156,12 @@ struct Tokenizer::Impl {
   std::array<std::vector<size_t>, 256> added_by_byte;
 
   mutable std::mutex cache_mutex;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache;
+  // Each id's bytes after the decoder chain, computed once at load.
+  std::vector<std::string> decoded;
+  // Set when the pre-tokenizer is one Isolated regex split (GPT-2, Llama 3, Qwen2 and
+  // trained files): pieces are then views into the text, with no copies.
+  const UnicodeRegex* single_regex = nullptr;
 
   void set_token(int32_t id, const std::string& token) {
     if (static_cast<size_t>(id) >= id_to_token.size()) {
@@ -243,11 +254,9 @@ void Tokenizer::Impl::bpe(std::string_view raw, std::vector<int32_t>& out) const
     }
   }
   const bool cacheable = raw.size() <= kCacheMaxWordBytes;
-  std::string key;
   if (cacheable) {
-    key.assign(raw);
     std::lock_guard lock(cache_mutex);
-    auto it = cache.find(key);
+    auto it = cache.find(raw);
     if (it != cache.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
@@ -298,7 +307,7 @@ void Tokenizer::Impl::bpe(std::string_view raw, std::vector<int32_t>& out) const
   if (cacheable) {
     std::lock_guard lock(cache_mutex);
     if (cache.size() >= kCacheMaxEntries) cache.clear();
-    cache.emplace(std::move(key), std::move(ids));
+    cache.emplace(std::string(raw), std::move(ids));
   }
 }
 
@@ -613,6 +622,21 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
     }
   }
 
+  im.decoded.resize(im.id_to_token.size());
+  for (size_t id = 0; id < im.id_to_token.size(); ++id) {
+    if (im.known[id]) im.decode_token(im.id_to_token[id], im.decoded[id]);
+  }
+  // The one-regex fast path.
+  if (im.pre.size() == 1 && im.pre[0].kind == PreStep::Kind::kByteLevel &&
+      !im.pre[0].add_prefix_space && im.pre[0].regex) {
+    im.single_regex = &*im.pre[0].regex;
+  } else if (im.pre.size() == 2 && im.pre[0].kind == PreStep::Kind::kSplit &&
+             im.pre[0].behavior == SplitBehavior::kIsolated && !im.pre[0].invert &&
+             im.pre[1].kind == PreStep::Kind::kByteLevel && !im.pre[1].add_prefix_space &&
+             !im.pre[1].regex) {
+    im.single_regex = &*im.pre[0].regex;
+  }
+
   // Without a config, guess EOS from the usual special-token names.
   for (const char* name : {"<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>"}) {
     if (tok.eos_id_) break;
@@ -676,6 +700,18 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
       auto n = normalize(norm, f);
       if (n) norm = std::move(*n);  // the load-time probe makes failure impossible
     }
+    if (im.single_regex != nullptr) {
+      // Pieces between matches would be kept by Isolated too; these regexes leave none,
+      // but keep them for exactness.
+      size_t last = 0;
+      for (auto [b, e] : im.single_regex->find_all(norm)) {
+        if (b > last) im.bpe(std::string_view(norm).substr(last, b - last), out);
+        im.bpe(std::string_view(norm).substr(b, e - b), out);
+        last = e;
+      }
+      if (last < norm.size()) im.bpe(std::string_view(norm).substr(last), out);
+      return;
+    }
     std::vector<std::string> pieces{std::move(norm)}, next;
     for (const PreStep& step : im.pre) {
       next.clear();
@@ -738,9 +774,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
 std::string Tokenizer::token_bytes(int32_t id) const {
   const Impl& im = *impl_;
   if (!im.is_known(id)) return {};
-  std::string bytes;
-  im.decode_token(im.id_to_token[id], bytes);
-  return bytes;
+  return im.decoded[id];
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
@@ -755,7 +789,7 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     if (skip_special && im.added_index[id] == 2) continue;
     // Without a decoder, HF joins the token strings with spaces.
     if (!im.has_decoder && !first) bytes += ' ';
-    im.decode_token(im.id_to_token[id], bytes);
+    bytes += im.decoded[id];
     first = false;
   }
   return sanitize_utf8(bytes);
