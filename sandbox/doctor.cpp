@@ -108,7 +108,9 @@ Result<std::vector<Layer>> doctor(Sandbox& sandbox) {
       l.detail += " — BUT the network probe disagrees: " + std::string(status_name(nv.status)) +
                   " " + nv.stdout_text + nv.error_message;
     } else {
-      l.detail += " [probe: loopback works, 1.1.1.1:80 " + nv.stdout_text.substr(0, 60) + "]";
+      std::string seen = nv.stdout_text.substr(0, 60);
+      while (!seen.empty() && seen.back() == '\n') seen.pop_back();
+      l.detail += " [probe: loopback works, 1.1.1.1:80 " + seen + " s]";
     }
   }
   return layers;

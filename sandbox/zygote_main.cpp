@@ -93,8 +93,8 @@ struct HostState {
   std::string ns_missing;
   bool fs_ready = false;  // read-only root + minimal /dev in the zygote's mount namespace
   std::string fs_detail;
-  std::string cg_mem, cg_pids;  // this zygote's cgroup dirs ("" = unavailable)
-  std::string cg_detail_mem, cg_detail_pids;
+  std::string cg_mem, cg_pids, cg_cpu;  // this zygote's cgroup dirs ("" = unavailable)
+  std::string cg_detail_mem, cg_detail_pids, cg_detail_cpu;
   bool memsw = false;
   std::vector<sock_filter> bpf;
   std::string seccomp_detail;
@@ -151,9 +151,13 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-int64_t oom_kills(const std::string& dir) {
-  if (dir.empty()) return 0;
-  std::istringstream in(read_text(dir + "/memory.oom_control"));
+// `fd`: the slot's memory.oom_control, opened before the run (the run's mounts hide it).
+int64_t oom_kills(int fd) {
+  if (fd < 0) return 0;
+  char buf[512];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  std::istringstream in(std::string(buf, n));
   std::string key;
   int64_t value;
   while (in >> key >> value) {
@@ -263,6 +267,7 @@ void setup_filesystem() {
   for (const auto& point : points) {
     if (point == "/proc" || point.rfind("/proc/", 0) == 0) continue;
     if (point.rfind("/sys/fs/cgroup/", 0) == 0) continue;
+    if (point.rfind("/dev/", 0) == 0) continue;  // hidden under the new /dev
     int flags = ms_flags_of(point.c_str()) | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID;
     if (point != "/dev") flags |= MS_NODEV;
     if (mount(nullptr, point.c_str(), nullptr, flags, nullptr) != 0 && errno != ENOENT) {
@@ -320,7 +325,7 @@ std::string setup_cgroup(const char* controller, std::string* detail) {
 }
 
 void remove_cgroups() {
-  for (const std::string& dir : {g_host.cg_mem, g_host.cg_pids}) {
+  for (const std::string& dir : {g_host.cg_mem, g_host.cg_pids, g_host.cg_cpu}) {
     if (dir.empty()) continue;
     if (DIR* d = opendir(dir.c_str())) {
       while (dirent* e = readdir(d)) {
@@ -402,6 +407,11 @@ json layers_json() {
                         : g_host.cg_mem + (g_host.memsw ? " (memory+swap limited)"
                                                         : " (swap accounting off: memory only)")));
   l.push_back(layer("cgroup pids", !g_host.cg_pids.empty(), g_host.cg_detail_pids));
+  l.push_back(layer("cgroup cpuacct", !g_host.cg_cpu.empty(),
+                    g_host.cg_cpu.empty() ? g_host.cg_detail_cpu + " (CPU time is then per "
+                                                                   "process only: RLIMIT_CPU)"
+                                          : g_host.cg_cpu + " (CPU limit summed over every "
+                                                            "process and thread of a run)"));
   bool tmp = g_host.ns_flags & CLONE_NEWNS;
   l.push_back(layer("fresh tmpfs working dir and /tmp", tmp,
                     tmp ? "size- and inode-limited tmpfs at /tmp (cwd), also at /dev/shm and "
@@ -591,6 +601,7 @@ os._exit(0)
   set_limit(RLIMIT_MSGQUEUE, 0);
   set_limit(RLIMIT_RTPRIO, 0);
   set_limit(RLIMIT_MEMLOCK, 64 << 10);
+  set_limit(RLIMIT_STACK, 8 << 20);
   if (req.address_space_mb > 0) {
     set_limit(RLIMIT_AS, static_cast<rlim_t>(req.address_space_mb) << 20);
   }
@@ -647,8 +658,8 @@ void bring_up_loopback() {
 }
 
 [[noreturn]] void init_process(const proto::RunRequest& req, const std::string& program,
-                               const std::string& cg_mem, const std::string& cg_pids, int stdin_fd,
-                               int out_w, int err_w, int res_w, int sync_w) {
+                               const std::string& cg_mem, const std::string& cg_pids,
+                               const std::string& cg_cpu, int stdin_fd, int out_w, int err_w, int res_w, int sync_w) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto fail = [&](const std::string& msg) {
     std::string m = "E" + msg;
@@ -660,6 +671,9 @@ void bring_up_loopback() {
   }
   if (!cg_pids.empty() && !write_text(cg_pids + "/cgroup.procs", "0")) {
     fail(errno_text("joining " + cg_pids));
+  }
+  if (!cg_cpu.empty() && !write_text(cg_cpu + "/cgroup.procs", "0")) {
+    fail(errno_text("joining " + cg_cpu));
   }
   const int f = g_host.ns_flags;
   if (f & CLONE_NEWNS) {
@@ -681,9 +695,10 @@ void bring_up_loopback() {
     if ((f & CLONE_NEWPID) && mount("proc", "/proc", "proc", nodev | MS_NOEXEC, nullptr) != 0) {
       fail(errno_text("mount /proc"));
     }
-    if (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | nodev | MS_NOEXEC, "size=4k") != 0 &&
-        errno != ENOENT) {
-      fail(errno_text("hiding /sys/fs/cgroup"));
+    // A fresh sysfs shows this network namespace's devices only, and no cgroup tree.
+    if ((f & CLONE_NEWNET) &&
+        mount("sysfs", "/sys", "sysfs", MS_RDONLY | nodev | MS_NOEXEC, nullptr) != 0) {
+      fail(errno_text("mount /sys"));
     }
   }
   if (f & CLONE_NEWNET) bring_up_loopback();
@@ -775,8 +790,10 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
   }
 
   // The slot's cgroups: created once, limits rewritten per run.
-  std::string cg_mem, cg_pids;
+  std::string cg_mem, cg_pids, cg_cpu;
+  int cpu_fd = -1;  // the slot's cpuacct.usage (ns), opened before the run hides it
   int64_t oom_before = 0;
+  int oom_fd = -1;
   const std::string slot = "/s" + std::to_string(req.slot);
   if (!g_host.cg_mem.empty()) {
     cg_mem = g_host.cg_mem + slot;
@@ -790,7 +807,8 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     }
     if (g_host.memsw) write_text(cg_mem + "/memory.memsw.limit_in_bytes", bytes);
     write_text(cg_mem + "/memory.max_usage_in_bytes", "0");
-    oom_before = oom_kills(cg_mem);
+    oom_fd = open((cg_mem + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+    oom_before = oom_kills(oom_fd);
   }
   if (!g_host.cg_pids.empty()) {
     cg_pids = g_host.cg_pids + slot;
@@ -801,6 +819,22 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
       sandbox_error(errno_text("setting " + cg_pids + "/pids.max"));
     }
   }
+
+  if (!g_host.cg_cpu.empty()) {
+    cg_cpu = g_host.cg_cpu + slot;
+    if (mkdir(cg_cpu.c_str(), 0755) != 0 && errno != EEXIST) {
+      sandbox_error(errno_text("mkdir " + cg_cpu));
+    }
+    write_text(cg_cpu + "/cpuacct.usage", "0");
+    cpu_fd = open((cg_cpu + "/cpuacct.usage").c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  auto cgroup_cpu_us = [&]() -> int64_t {
+    char b[64];
+    ssize_t n = cpu_fd >= 0 ? pread(cpu_fd, b, sizeof b - 1, 0) : -1;
+    if (n <= 0) return -1;
+    b[n] = 0;
+    return std::strtoll(b, nullptr, 10) / 1000;
+  };
 
   uint8_t raw[16];
   if (getrandom(raw, sizeof raw, 0) != sizeof raw) sandbox_error(errno_text("getrandom"));
@@ -833,7 +867,8 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     close(sync[0]);
     if (in[1] >= 0) close(in[1]);
     close(chan);
-    init_process(req, program, cg_mem, cg_pids, stdin_fd, out[1], err[1], res[1], sync[1]);
+    init_process(req, program, cg_mem, cg_pids, cg_cpu, stdin_fd, out[1], err[1], res[1],
+                 sync[1]);
   }
   close(stdin_fd);
   close(out[1]);
@@ -852,7 +887,8 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
   size_t in_off = 0;
   if (in_fd >= 0) fcntl(in_fd, F_SETFL, O_NONBLOCK);
   const int64_t deadline = start + static_cast<int64_t>(req.wall_seconds * 1e6);
-  bool timed_out = false, over_output = false, exited = false, killed = false;
+  bool timed_out = false, cpu_out = false, over_output = false, exited = false, killed = false;
+  const int64_t cpu_limit_us = static_cast<int64_t>(req.cpu_seconds * 1e6);
   auto kill_init = [&] {
     if (!killed) {
       if (pidfd >= 0) {
@@ -879,10 +915,16 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     bool streams_open = cap_out.fd >= 0 || cap_err.fd >= 0 || cap_res.fd >= 0 || sync_fd >= 0;
     if (exited && !streams_open) break;
     int64_t wait_ms = exited ? 1000 : std::max<int64_t>(0, (deadline - now_us()) / 1000 + 1);
-    int n = poll(pfds.data(), pfds.size(), static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    // With cpuacct, wake every 50 ms to enforce the CPU limit over the whole run.
+    const int64_t tick = cpu_fd >= 0 ? 50 : 1000;
+    int n = poll(pfds.data(), pfds.size(), static_cast<int>(std::min<int64_t>(wait_ms, tick)));
     if (n < 0 && errno != EINTR) sandbox_error(errno_text("poll"));
+    if (!exited && !killed && cgroup_cpu_us() > cpu_limit_us) {
+      cpu_out = true;
+      kill_init();
+    }
     if (!exited && now_us() >= deadline) {
-      timed_out = !killed;
+      if (!killed) timed_out = true;
       kill_init();
     }
     if (n <= 0) {
@@ -950,10 +992,12 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
   resp.wall_us = wall;
   resp.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
                 ru.ru_stime.tv_usec;
+  // The cgroup also counts processes the kernel reaped when the namespace went down.
+  if (int64_t cg = cgroup_cpu_us(); cg > resp.cpu_us) resp.cpu_us = cg;
   resp.peak_rss_kb = ru.ru_maxrss;
   resp.stdout_truncated = cap_out.truncated;
   resp.stderr_truncated = cap_err.truncated;
-  const bool oom = !cg_mem.empty() && oom_kills(cg_mem) > oom_before;
+  const bool oom = oom_fd >= 0 && oom_kills(oom_fd) > oom_before;
 
   // Setup status and the program's wait status, from init and the program process.
   std::string setup_error;
@@ -1018,6 +1062,9 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
   } else if (timed_out) {
     resp.status = kTimeout;
     reason = "wall time limit " + std::to_string(req.wall_seconds) + " s";
+  } else if (cpu_out) {
+    resp.status = kTimeout;
+    reason = "CPU time limit " + std::to_string(req.cpu_seconds) + " s (all processes)";
   } else if (oom) {
     resp.status = kMemory;
     reason = "cgroup memory limit " + std::to_string(req.memory_mb) + " MB (OOM kill)";
@@ -1116,7 +1163,8 @@ int main(int argc, char** argv) {
   if (int rc = parse_args(argc, argv)) return rc;
   const int control = g_cfg.control_fd;
   fcntl(control, F_SETFD, FD_CLOEXEC);
-  prctl(PR_SET_NAME, "dstc-zygote");
+  // "dstc-z-strict", "dstc-z-bigcodeb": ps shows which profile a zygote serves.
+  prctl(PR_SET_NAME, ("dstc-z-" + g_cfg.profile_name).substr(0, 15).c_str());
   g_host.zygote_pid = getpid();
   g_host.root = geteuid() == 0;
   // The environment of every run is the profile's allowlist, nothing inherited.
@@ -1128,10 +1176,12 @@ int main(int argc, char** argv) {
   if (g_host.root) {
     g_host.cg_mem = setup_cgroup("memory", &g_host.cg_detail_mem);
     g_host.cg_pids = setup_cgroup("pids", &g_host.cg_detail_pids);
+    g_host.cg_cpu = setup_cgroup("cpuacct", &g_host.cg_detail_cpu);
     g_host.memsw = !g_host.cg_mem.empty() &&
                    access((g_host.cg_mem + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0;
   } else {
-    g_host.cg_detail_mem = g_host.cg_detail_pids = "needs root to create cgroups";
+    g_host.cg_detail_mem = g_host.cg_detail_pids = g_host.cg_detail_cpu =
+        "needs root to create cgroups";
   }
   setup_filesystem();
   bool python_ok = g_cfg.exec_mode || init_python();
