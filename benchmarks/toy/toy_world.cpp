@@ -177,10 +177,10 @@ std::vector<Template> make_templates() {
                [](Rng& r, const P&) { return Args{I(r.uniform(0, 60))}; },
                [](const P& p, const Args& a) { return I(py_floordiv(a[0].i, p[0]) + p[1]); }});
   t.push_back(
-      {"sum_to", "arithmetic", "n", [](Rng& r) { return P{r.uniform(0, 5)}; },
+      {"sum_to", "arithmetic", "n", [](Rng& r) { return P{r.uniform(0, 9)}; },
        [](const P& p) { return "Return the sum of the integers from " + num(p[0]) + " to n."; },
        [](const P& p) { return "    return sum(range(" + num(p[0]) + ", n + 1))\n"; },
-       [](Rng& r, const P& p) { return Args{I(r.uniform(p[0], p[0] + 12))}; },
+       [](Rng& r, const P& p) { return Args{I(r.uniform(p[0], p[0] + 15))}; },
        [](const P& p, const Args& a) {
          int64_t s = 0;
          for (int64_t v = p[0]; v <= a[0].i; ++v) s += v;

@@ -180,6 +180,14 @@ TEST(CodeT, PrefersTheLargerConsensusSet) {
   EXPECT_EQ(select(m).pair->chosen_code, 0u);
 }
 
+TEST(CodeT, NeedsAStrictlyLowerAgreement) {
+  // c0 alone passes t0 and t1 (1*2 = 2); c1 and c2 agree on t1 only (2*1 = 2): a tie, and
+  // the only codes failing a test score no lower than the chosen one.
+  Matrix m = make({"11", "01", "01"});
+  EXPECT_EQ(select(m, with(Method::kCodeT)).skip, SkipReason::kNoLowerCode);
+  EXPECT_TRUE(select(m).pair);  // DSTC still pairs c0 with a code failing t0
+}
+
 TEST(Oracle, UsesGroundTruth) {
   Matrix m = make({"10", "01", "11"});
   EXPECT_EQ(select(m, with(Method::kOracle)).skip, SkipReason::kNoCorrectCode);
