@@ -888,4 +888,31 @@ Status Tokenizer::save(const std::string& path) const {
   return write_file_atomic(path, to_json_text());
 }
 
+std::string StreamDecoder::push(int32_t id) {
+  if (skip_special_ && tokenizer_->is_special(id)) return {};
+  if (!tokenizer_->id_to_token(id)) {
+    pending_ += "\xEF\xBF\xBD";
+  } else {
+    pending_ += tokenizer_->token_bytes(id);
+  }
+  // Keep back a trailing lead byte whose continuation bytes have not arrived yet.
+  size_t keep = 0;
+  for (size_t back = 1; back <= 3 && back <= pending_.size(); ++back) {
+    auto c = static_cast<unsigned char>(pending_[pending_.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (need > back) keep = back;
+    break;
+  }
+  std::string out = sanitize_utf8(std::string_view(pending_).substr(0, pending_.size() - keep));
+  pending_.erase(0, pending_.size() - keep);
+  return out;
+}
+
+std::string StreamDecoder::finish() {
+  std::string out = sanitize_utf8(pending_);
+  pending_.clear();
+  return out;
+}
+
 }  // namespace dstc::generator

@@ -110,4 +110,24 @@ class Tokenizer {
   Status resolve_config_token(const Json& config, const char* key, std::optional<int32_t>& out);
 };
 
+// Incremental decoding for streaming and stop-string checks: push ids one at a time and
+// get back the text they completed. Bytes of a character split across tokens wait for
+// the next token; invalid bytes become U+FFFD. The concatenation of every push() and
+// finish() equals Tokenizer::decode of the same ids.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special = false)
+      : tokenizer_(&tokenizer), skip_special_(skip_special) {}
+
+  // Appends one token; returns the newly completed text (possibly empty).
+  std::string push(int32_t id);
+  // Flushes an incomplete trailing sequence (as U+FFFD).
+  std::string finish();
+
+ private:
+  const Tokenizer* tokenizer_;
+  bool skip_special_;
+  std::string pending_;
+};
+
 }  // namespace dstc::generator

@@ -308,3 +308,39 @@ TEST(BpeTrainer, RejectsTooSmallVocab) {
 
 }  // namespace
 }  // namespace dstc::generator
+
+namespace dstc::generator {
+namespace {
+
+TEST(StreamDecoder, MatchesWholeDecodeAcrossSplitCharacters) {
+  auto tok = Tokenizer::from_file(std::string(DSTC_SOURCE_DIR) +
+                                  "/tests/generator_text/data/gpt2_tokenizer.json.gz");
+  ASSERT_TRUE(tok) << tok.error().message();
+  std::string text = "print('héllo 🦙 世界')<|endoftext|>";
+  auto ids = tok->encode(text);
+  StreamDecoder stream(*tok);
+  std::string streamed;
+  size_t partial_pushes = 0;
+  for (int32_t id : ids) {
+    std::string piece = stream.push(id);
+    EXPECT_TRUE(is_valid_utf8(piece));
+    partial_pushes += piece.empty();
+    streamed += piece;
+  }
+  streamed += stream.finish();
+  EXPECT_EQ(streamed, tok->decode(ids));
+  EXPECT_EQ(streamed, text);
+  EXPECT_GT(partial_pushes, 0u);  // the llama emoji spans several byte tokens
+  StreamDecoder skipping(*tok, /*skip_special=*/true);
+  std::string s;
+  for (int32_t id : ids) s += skipping.push(id);
+  s += skipping.finish();
+  EXPECT_EQ(s, tok->decode(ids, true));
+  // A dangling lead byte is flushed as U+FFFD.
+  StreamDecoder dangling(*tok);
+  EXPECT_EQ(dangling.push(*tok->token_to_id("\xC3\x83")), "");  // byte 0xC3
+  EXPECT_EQ(dangling.finish(), "\xEF\xBF\xBD");
+}
+
+}  // namespace
+}  // namespace dstc::generator
