@@ -22,7 +22,7 @@ using sandbox::Verdict;
 namespace sb = dstc::sandbox;
 
 // Bumped whenever the ground-truth program changes what it records.
-constexpr const char* kGroundTruthFormat = "gt1";
+constexpr const char* kGroundTruthFormat = "gt3";
 // Interpreter start and imports, on top of the per-input limits.
 constexpr double kStartupSlack = 2.0;
 
@@ -332,7 +332,9 @@ Result<EvalReport> evaluate(const Dataset& ds, const std::vector<Sample>& sample
           job.id = id;
           job.program = ds.benchmark == Benchmark::kHumanEval ? humaneval_program(t, sol)
                                                               : mbpp_program(t, sol);
-          job.timeout_seconds = options.timeout_seconds;
+          job.timeout_seconds = ds.benchmark == Benchmark::kHumanEval
+                                    ? options.timeout_seconds
+                                    : options.mbpp_timeout_seconds;
           jobs.push_back(std::move(job));
           refs.push_back({i, j, false});
           break;

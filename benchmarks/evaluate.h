@@ -29,8 +29,9 @@
 namespace dstc::benchmarks {
 
 struct EvalOptions {
-  size_t parallel = 0;                          // sandbox runs at once (0 = all cores)
-  double timeout_seconds = 3.0;                 // HumanEval / MBPP program (human-eval's default)
+  size_t parallel = 0;                 // sandbox runs at once (0 = all cores)
+  double timeout_seconds = 3.0;        // HumanEval program (human-eval's default)
+  double mbpp_timeout_seconds = 30.0;  // MBPP program (canonical Mbpp/123 alone takes ~10 s)
   double bigcodebench_timeout_seconds = 120.0;  // one BigCodeBench unittest suite
   double min_time_limit = 4.0;          // EvalPlus DEFAULT_MIN_TIME_LIMIT (seconds per input)
   double gt_time_limit_factor = 4.0;    // EvalPlus DEFAULT_GT_TIME_LIMIT_FACTOR

@@ -122,6 +122,38 @@ def _dstc_close(a, b, rtol, atol):
         return a == b
     return abs(a - b) <= atol + rtol * abs(b)
 
+# Expected outputs too large to leave the sandbox (over the output limit) travel as a
+# digest of a normal form in which values that compare equal (1 == 1.0 == True, equal
+# strings, lists, dicts, sets) coincide, so `out == exp` keeps its meaning for them.
+_DSTC_DIGEST = "\x00dstc-digest"
+
+def _dstc_norm(x):
+    # Integers as hex: linear time, unlike repr of a huge int.
+    if isinstance(x, bool):
+        return hex(int(x))
+    if isinstance(x, int):
+        return hex(int(x))
+    if isinstance(x, float):
+        return hex(int(x)) if x.is_integer() else x
+    if isinstance(x, str):
+        return str(x)
+    if isinstance(x, list):
+        return ("L", [_dstc_norm(i) for i in x])
+    if isinstance(x, tuple):
+        return ("T", tuple(_dstc_norm(i) for i in x))
+    if isinstance(x, dict):
+        return ("D", sorted((repr(_dstc_norm(k)), _dstc_norm(v)) for k, v in x.items()))
+    if isinstance(x, (set, frozenset)):
+        return ("S", sorted(repr(_dstc_norm(i)) for i in x))
+    return ("O", type(x).__name__, repr(x))
+
+def _dstc_digest(x):
+    import hashlib
+    return hashlib.sha256(repr(_dstc_norm(x)).encode("utf-8", "replace")).hexdigest()
+
+def _dstc_is_digest(e):
+    return type(e) is tuple and len(e) == 2 and e[0] == _DSTC_DIGEST
+
 def _dstc_allclose(out, exp, rtol, atol):
     if _dstc_is_numpy(out) or _dstc_is_numpy(exp):
         import numpy
@@ -242,7 +274,14 @@ for _dstc_inp in _dstc_inputs:
          " in _DSTC_NOT_NONE:\n    _dstc_outs = [o is not None for o in _dstc_outs]\n";
   }
   p +=
-      R"PY(_dstc_blob = _dstc_b64.b64encode(_dstc_zlib.compress(_dstc_pickle.dumps(_dstc_outs, 4), 6)).decode()
+      R"PY(for _dstc_i, _dstc_o in enumerate(_dstc_outs):
+    try:
+        _dstc_size = len(_dstc_pickle.dumps(_dstc_o, 4))
+    except Exception:
+        _dstc_size = 1 << 30
+    if _dstc_size > 16384:
+        _dstc_outs[_dstc_i] = (_DSTC_DIGEST, _dstc_digest(_dstc_o))
+_dstc_blob = _dstc_b64.b64encode(_dstc_zlib.compress(_dstc_pickle.dumps(_dstc_outs, 4), 6)).decode()
 _dstc_sys.stdout.write("DSTC-GT " + _dstc_json.dumps(_dstc_times) + " " + _dstc_blob + "\n")
 )PY";
   return p;
@@ -289,6 +328,9 @@ def _dstc_check(inputs, expected, limits, atol, dataset, entry, code):
             with _dstc_quiet():
                 out = fn(*inp)
         exp = expected[i]
+        if _dstc_is_digest(exp):
+            assert _dstc_digest(out) == exp[1], "input %d: wrong output" % i
+            continue
         exact = out == exp
         if dataset == "mbpp":
             if entry == "are_equivalent":
