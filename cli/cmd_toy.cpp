@@ -1,12 +1,16 @@
 // `dstc toy`: export the procedurally generated toy tasks (HumanEval JSONL or SFT text
 // pairs) and print their measurements (lengths, self-test validity of test policies).
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "benchmarks/toy/toy_world.h"
 #include "cli/command.h"
 #include "common/file.h"
+#include "common/hash.h"
 #include "common/json.h"
+#include "selector/selector.h"
 
 namespace dstc::cli {
 namespace {
@@ -19,6 +23,14 @@ struct ToyArgs {
   std::string format = "tasks";
   int min_examples = 2;
   int max_examples = 2;
+  // simulate: a stand-in for the model's samples (no model, no Python).
+  int codes = 8;
+  int tests = 8;
+  double p_correct = 0.3;    // a sampled code is the canonical solution
+  double p_crash = 0.2;      // a sampled code fails to run at all (else: one param off by one)
+  double p_restate = 0.3;    // a sampled test restates a docstring example
+  double p_computed = 0.1;   // a varied test has the right output (else the example's, copied)
+  double p_malformed = 0.1;  // a sampled test does not run (garbled name, syntax)
 };
 
 Result<std::vector<toy::ToyTask>> make_tasks(const ToyArgs& args) {
@@ -88,6 +100,111 @@ Status stats_command(const ToyArgs& args) {
   return {};
 }
 
+// Simulated DSTC round on toy training prompts: codes are the canonical solution, a crash,
+// or an off-by-one-parameter mutant; tests restate an example, vary it with a computed or a
+// copied output, or are malformed. The C++ evaluator fills R, every selector runs on the
+// same matrices, and the pair audit scores them against the hidden tests. It shows what
+// label quality a given test-writing mix can give; it does not replace a real round.
+Status simulate_command(const ToyArgs& args) {
+  for (double p :
+       {args.p_correct, args.p_crash, args.p_restate, args.p_computed, args.p_malformed}) {
+    if (p < 0 || p > 1) return fail(ErrorCode::kInvalidArgument, "probabilities must be in [0, 1]");
+  }
+  if (args.codes < 1 || args.tests < 1)
+    return fail(ErrorCode::kInvalidArgument, "--codes and --tests must be positive");
+  DSTC_TRY(auto tasks, make_tasks(args));
+  uint64_t state = fnv1a64("toy simulate " + std::to_string(args.seed));
+  auto next = [&] {  // SplitMix64
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  auto chance = [&](double p) { return (next() >> 11) * (1.0 / 9007199254740992.0) < p; };
+  std::map<std::string, selector::SelectionStats> stats;
+  std::map<std::string, selector::PairAudit> audits;
+  size_t test_count = 0, valid_tests = 0, code_count = 0, correct_codes = 0, any_correct = 0;
+  for (const auto& t : tasks) {
+    // Errors are correlated within a task, as a model's are: this task's P(correct) is
+    // p_correct * 2u, u uniform in [0, 1] (mean p_correct while p_correct <= 0.5).
+    const double p_task = std::min(1.0, args.p_correct * 2.0 * ((next() >> 11) * 0x1p-53));
+    selector::Matrix m;
+    m.prompt = toy::code_query(t);
+    std::vector<std::vector<int64_t>> params;  // empty = crashes
+    for (int j = 0; j < args.codes; ++j) {
+      std::vector<int64_t> p = t.params;
+      if (!chance(p_task)) {
+        if (chance(args.p_crash)) {
+          p.clear();
+        } else {
+          p[next() % p.size()] += chance(0.5) ? 1 : -1;
+        }
+      }
+      bool correct = !p.empty();
+      for (const auto& h : t.hidden)
+        if (correct && !(toy::evaluate(t.template_name, p, h.inputs) == h.result)) correct = false;
+      std::string code = "code";
+      for (auto v : p) code += " " + std::to_string(v);
+      params.push_back(p);
+      m.codes.push_back(code);
+      m.code_correct.push_back(correct);
+      ++code_count;
+      correct_codes += correct;
+    }
+    struct SimTest {
+      std::vector<toy::Value> inputs;
+      toy::Value expected;
+      bool runs = true;
+    };
+    std::vector<SimTest> sims;
+    for (int k = 0; k < args.tests; ++k) {
+      const auto& ex = t.examples[next() % t.examples.size()];
+      SimTest st{ex.inputs, ex.result, !chance(args.p_malformed)};
+      if (!chance(args.p_restate)) {
+        st.inputs = toy::draw_input(t.template_name, t.params, next());
+        if (chance(args.p_computed))
+          st.expected = toy::evaluate(t.template_name, t.params, st.inputs);
+      }
+      m.tests.push_back("assert " + t.entry_point + "(" + toy::args_source(st.inputs) +
+                        ") == " + st.expected.repr() + (st.runs ? "" : " ?"));
+      ++test_count;
+      valid_tests += st.runs && toy::evaluate(t.template_name, t.params, st.inputs) == st.expected;
+      sims.push_back(std::move(st));
+    }
+    m.passed.assign(m.codes.size(), std::vector<uint8_t>(m.tests.size(), 0));
+    for (size_t j = 0; j < m.codes.size(); ++j) {
+      for (size_t k = 0; k < m.tests.size(); ++k) {
+        m.passed[j][k] =
+            !params[j].empty() && sims[k].runs &&
+            toy::evaluate(t.template_name, params[j], sims[k].inputs) == sims[k].expected;
+      }
+    }
+    any_correct +=
+        std::any_of(m.code_correct.begin(), m.code_correct.end(), [](uint8_t c) { return c != 0; });
+    for (selector::Method method : selector::kAllMethods) {
+      selector::SelectorOptions o;
+      o.method = method;
+      o.seed = args.seed;
+      auto sel = selector::select(m, o);
+      std::string name(selector::method_name(method));
+      stats[name].add(sel);
+      if (sel.pair) audits[name].add(*sel.pair, m.code_correct);
+    }
+  }
+  Json out;
+  auto rate = [](size_t n, size_t d) { return d ? static_cast<double>(n) / d : 0.0; };
+  out["prompts"] = tasks.size();
+  out["code_correct"] = rate(correct_codes, code_count);
+  out["pass_at_J"] = rate(any_correct, tasks.size());
+  out["self_test_validity"] = rate(valid_tests, test_count);
+  for (const auto& [name, st] : stats) {
+    out["selectors"][name] = st.to_json();
+    out["selectors"][name]["audit"] = audits[name].to_json();
+  }
+  std::printf("%s\n", out.dump(2).c_str());
+  return {};
+}
+
 void add_task_options(CLI::App* cmd, ToyArgs& args) {
   cmd->add_option("--split", args.split, "pretrain | train | eval")->capture_default_str();
   cmd->add_option("--count", args.count, "Number of tasks")->capture_default_str();
@@ -120,6 +237,24 @@ void register_toy(CLI::App& app, Globals&, Action& action) {
       "docstring examples, lazy output copying, off-by-one mutants caught) as JSON");
   add_task_options(stats, *args);
   stats->callback([&action, args] { action = [args] { return stats_command(*args); }; });
+
+  auto* sim = toy->add_subcommand(
+      "simulate",
+      "Simulated DSTC round without a model: sampled codes/tests drawn from a stated mix "
+      "(correct, crash, off-by-one; restated, computed, copied, malformed), R filled by the "
+      "C++ evaluator, every selector run, pairs audited against the hidden tests");
+  add_task_options(sim, *args);
+  sim->add_option("--codes", args->codes, "Codes per prompt (J)")->capture_default_str();
+  sim->add_option("--tests", args->tests, "Tests per prompt (K)")->capture_default_str();
+  sim->add_option("--p-correct", args->p_correct, "P(code is correct)")->capture_default_str();
+  sim->add_option("--p-crash", args->p_crash, "P(wrong code crashes)")->capture_default_str();
+  sim->add_option("--p-restate", args->p_restate, "P(test restates an example)")
+      ->capture_default_str();
+  sim->add_option("--p-computed", args->p_computed, "P(varied test output is right)")
+      ->capture_default_str();
+  sim->add_option("--p-malformed", args->p_malformed, "P(test does not run)")
+      ->capture_default_str();
+  sim->callback([&action, args] { action = [args] { return simulate_command(*args); }; });
 }
 
 }  // namespace

@@ -665,6 +665,23 @@ struct Tally {
 
 }  // namespace
 
+Value evaluate(std::string_view template_name, const std::vector<int64_t>& params,
+               const std::vector<Value>& inputs) {
+  return template_named(template_name).eval(params, inputs);
+}
+
+std::vector<Value> draw_input(std::string_view template_name, const std::vector<int64_t>& params,
+                              uint64_t seed) {
+  Rng rng(seed);
+  return template_named(template_name).input(rng, params);
+}
+
+std::string args_source(const std::vector<Value>& inputs) {
+  std::string out;
+  for (size_t n = 0; n < inputs.size(); ++n) out += (n ? ", " : "") + inputs[n].repr();
+  return out;
+}
+
 Json measure_tasks(const std::vector<ToyTask>& tasks, uint64_t seed) {
   std::map<std::string, Tally> per;
   Rng rng(seed);

@@ -123,6 +123,17 @@ std::string hidden_test_program(const ToyTask& task, std::string_view code);
 //  examples: [{args, output}], example_tests: ["assert f(..) == .."]}
 Json task_to_json(const ToyTask& task);
 
+// ---- the C++ evaluator (same results as the Python canonical solutions; the tests check it)
+// Result of template `template_name` with `params` on `inputs`; throws std::invalid_argument
+// for an unknown template. A wrong solution is modelled as other params.
+Value evaluate(std::string_view template_name, const std::vector<int64_t>& params,
+               const std::vector<Value>& inputs);
+// One input drawn the way the template draws example and hidden inputs.
+std::vector<Value> draw_input(std::string_view template_name, const std::vector<int64_t>& params,
+                              uint64_t seed);
+// `args` as Python source: comma-joined reprs.
+std::string args_source(const std::vector<Value>& inputs);
+
 // ---- measurements that need no Python ------------------------------------------------
 // Per template and overall: prompt and solution length, fraction of boolean outputs, and
 // self-test validity of three test policies the canonical evaluator can score exactly:
