@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -162,6 +163,47 @@ TEST(ToyMeasure, RestatedTestsAreValidAndExamplesDiscriminate) {
   EXPECT_LT(lazy, 0.6);
   // Restating the docstring examples catches most off-by-one-parameter solutions.
   EXPECT_GT(m["overall"]["mutant_caught_by_examples"].get<double>(), 0.7);
+}
+
+TEST(ToyEvaluator, ReproducesExamplesAndSeparatesParameters) {
+  for (const auto& t : generate_tasks(Split::kTrain, 26 * 4, 5)) {
+    for (const auto& e : t.examples) {
+      EXPECT_EQ(evaluate(t.template_name, t.params, e.inputs), e.result) << t.task_id;
+      EXPECT_EQ(args_source(e.inputs), e.args);
+    }
+    auto a = draw_input(t.template_name, t.params, 1), b = draw_input(t.template_name, t.params, 1);
+    EXPECT_EQ(args_source(a), args_source(b));  // seeded
+  }
+  EXPECT_EQ(evaluate("affine", {3, 4}, {Value::of_int(2)}), Value::of_int(10));
+  EXPECT_EQ(evaluate("floor_div", {4, 0}, {Value::of_int(-1)}), Value::of_int(-1));  // floor
+  EXPECT_THROW(evaluate("nope", {}, {}), std::invalid_argument);
+}
+
+// `dstc toy export` writes HumanEval-compatible JSONL (needs the built dstc binary).
+TEST(ToyCliIntegration, ExportWritesJsonl) {
+  if (std::FILE* f = std::fopen(DSTC_BINARY, "r")) {
+    std::fclose(f);
+  } else {
+    GTEST_SKIP() << "dstc binary not built at " << DSTC_BINARY << "; build target dstc first";
+  }
+  const std::string out = testing::TempDir() + "/toy_export.jsonl";
+  std::string cmd = std::string(DSTC_BINARY) +
+                    " toy export --split eval --count 30 --seed 2 --out " + out + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(out);
+  std::string line;
+  size_t n = 0;
+  auto expected = generate_tasks(Split::kEval, 30, 2);
+  while (std::getline(in, line)) {
+    Json j = Json::parse(line);
+    ASSERT_LT(n, expected.size());
+    EXPECT_EQ(j["prompt"], expected[n].prompt);
+    EXPECT_EQ(j["test"], expected[n].test);
+    ++n;
+  }
+  EXPECT_EQ(n, 30u);
+  std::string bad = std::string(DSTC_BINARY) + " toy export --split nope > /dev/null 2>&1";
+  EXPECT_NE(std::system(bad.c_str()), 0);
 }
 
 // Runs every canonical solution against its hidden tests, its restated docstring examples
