@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,10 +95,16 @@ struct Zygote {
 
   ~Zygote() {
     if (control >= 0) close(control);  // the zygote exits on EOF
-    if (child) {
-      std::error_code ec;
-      if (!child->wait_for(std::chrono::seconds(2), ec)) child->terminate(ec);
+    if (!child) return;
+    // Boost 1.74's child::wait_for can spin forever; wait by hand, then kill.
+    const pid_t pid = child->id();
+    child->detach();
+    for (int i = 0; i < 200; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) != 0) return;
+      usleep(10000);
     }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
   }
   bool alive() {
     std::error_code ec;

@@ -659,7 +659,8 @@ void bring_up_loopback() {
 
 [[noreturn]] void init_process(const proto::RunRequest& req, const std::string& program,
                                const std::string& cg_mem, const std::string& cg_pids,
-                               const std::string& cg_cpu, int stdin_fd, int out_w, int err_w, int res_w, int sync_w) {
+                               const std::string& cg_cpu, int stdin_fd, int out_w, int err_w,
+                               int res_w, int sync_w) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto fail = [&](const std::string& msg) {
     std::string m = "E" + msg;
@@ -867,8 +868,7 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     close(sync[0]);
     if (in[1] >= 0) close(in[1]);
     close(chan);
-    init_process(req, program, cg_mem, cg_pids, cg_cpu, stdin_fd, out[1], err[1], res[1],
-                 sync[1]);
+    init_process(req, program, cg_mem, cg_pids, cg_cpu, stdin_fd, out[1], err[1], res[1], sync[1]);
   }
   close(stdin_fd);
   close(out[1]);

@@ -36,20 +36,20 @@ TEST_F(SandboxIntegration, A2SleepHitsWallClock) {
 TEST_F(SandboxIntegration, A3CpuIsAccountedAcrossThreadsAndChildren) {
   // Each child burns 0.3 s of its own CPU time (not wall time: the machine may be busy);
   // the parent only waits, so the run's CPU must include the children's.
-  Verdict v = run(
-      "import multiprocessing, time\n"
-      "def burn(_):\n"
-      "    while time.process_time() < 0.3: pass\n"
-      "with multiprocessing.Pool(4) as p:\n    p.map(burn, range(4), chunksize=1)\n",
-      "bigcodebench", 60.0);
+  Verdict v =
+      run("import multiprocessing, time\n"
+          "def burn(_):\n"
+          "    while time.process_time() < 0.3: pass\n"
+          "with multiprocessing.Pool(4) as p:\n    p.map(burn, range(4), chunksize=1)\n",
+          "bigcodebench", 60.0);
   EXPECT_VERDICT(v, Status::kPassed);
   EXPECT_GE(v.cpu_ms, 1150);
   // Spinning processes are stopped by the CPU or the wall limit, whichever comes first.
-  Verdict s = run(
-      "import multiprocessing\n"
-      "def spin(_):\n    while True: pass\n"
-      "multiprocessing.Pool(4).map(spin, range(4))\n",
-      "bigcodebench", 2.0);
+  Verdict s =
+      run("import multiprocessing\n"
+          "def spin(_):\n    while True: pass\n"
+          "multiprocessing.Pool(4).map(spin, range(4))\n",
+          "bigcodebench", 2.0);
   EXPECT_VERDICT(s, Status::kTimeout);
   expect_host_intact();
 }
@@ -65,34 +65,34 @@ TEST_F(SandboxIntegration, A5StdinIsEmpty) {
 }
 
 TEST_F(SandboxIntegration, A6BlockedOnOwnPipeTimesOut) {
-  Verdict v = run("import os, select\nr, w = os.pipe()\nselect.select([r], [], [])\n", "strict",
-                  1.0);
+  Verdict v =
+      run("import os, select\nr, w = os.pipe()\nselect.select([r], [], [])\n", "strict", 1.0);
   EXPECT_VERDICT(v, Status::kTimeout);
   expect_host_intact();
 }
 
 TEST_F(SandboxIntegration, A7RealtimePriorityDenied) {
-  Verdict v = run(
-      "import os\n"
-      "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99)); ok = True\n"
-      "except PermissionError:\n    ok = False\n"
-      "assert not ok\n"
-      "try:\n    os.nice(-20); ok = True\n"
-      "except PermissionError:\n    ok = False\n"
-      "assert not ok\n");
+  Verdict v =
+      run("import os\n"
+          "try:\n    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99)); ok = True\n"
+          "except PermissionError:\n    ok = False\n"
+          "assert not ok\n"
+          "try:\n    os.nice(-20); ok = True\n"
+          "except PermissionError:\n    ok = False\n"
+          "assert not ok\n");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 TEST_F(SandboxIntegration, A8DeepRecursionIsACrashNotSandboxError) {
   // Python 3.11 calls between Python functions use heap frames: memory runs out first.
-  Verdict v = run(
-      "import sys\nsys.setrecursionlimit(10**7)\n"
-      "def f(n):\n    return f(n + 1) + 1\nf(0)\n");
+  Verdict v =
+      run("import sys\nsys.setrecursionlimit(10**7)\n"
+          "def f(n):\n    return f(n + 1) + 1\nf(0)\n");
   EXPECT_VERDICT(v, Status::kMemory);
   // C recursion (repr of a deeply nested list) overflows the 8 MB C stack.
-  Verdict c = run(
-      "import sys\nsys.setrecursionlimit(10**7)\n"
-      "l = []\nfor _ in range(10**6):\n    l = [l]\nrepr(l)\n");
+  Verdict c =
+      run("import sys\nsys.setrecursionlimit(10**7)\n"
+          "l = []\nfor _ in range(10**6):\n    l = [l]\nrepr(l)\n");
   EXPECT_VERDICT(c, Status::kKilled);
   EXPECT_EQ(c.signal, SIGSEGV);
   struct stat st;
@@ -113,20 +113,20 @@ TEST_F(SandboxIntegration, B11GradualGrowthIsOomKilled) {
 }
 
 TEST_F(SandboxIntegration, B13OvercommitTouchIsStopped) {
-  Verdict v = run(
-      "import mmap\n"
-      "m = mmap.mmap(-1, 2**40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | "
-      "getattr(mmap, 'MAP_NORESERVE', 0x4000))\n"
-      "for i in range(0, 2**40, 4096):\n    m[i] = 1\n",
-      "bigcodebench", 20.0, 200);
+  Verdict v =
+      run("import mmap\n"
+          "m = mmap.mmap(-1, 2**40, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | "
+          "getattr(mmap, 'MAP_NORESERVE', 0x4000))\n"
+          "for i in range(0, 2**40, 4096):\n    m[i] = 1\n",
+          "bigcodebench", 20.0, 200);
   EXPECT_VERDICT(v, Status::kMemory);
   expect_host_intact();
 }
 
 TEST_F(SandboxIntegration, B14ShmFillIsBounded) {
-  Verdict v = run(
-      "with open('/dev/shm/fill', 'wb') as f:\n"
-      "    for _ in range(10**4):\n        f.write(b'\\0' * 2**20)\n");
+  Verdict v =
+      run("with open('/dev/shm/fill', 'wb') as f:\n"
+          "    for _ in range(10**4):\n        f.write(b'\\0' * 2**20)\n");
   EXPECT_VERDICT(v, Status::kError);
   EXPECT_EQ(v.error_type, "OSError");
   expect_host_intact();
@@ -142,12 +142,12 @@ TEST_F(SandboxIntegration, B15NumpyHugeArrayIsMemoryButImportWorks) {
 
 // ---- C. Processes and signals
 TEST_F(SandboxIntegration, C17ForkBombEndsAndLeavesNothing) {
-  Verdict v = run(
-      "import os\n"
-      "while True:\n"
-      "    try:\n        os.fork()\n"
-      "    except OSError:\n        pass\n",
-      "bigcodebench", 2.0);
+  Verdict v =
+      run("import os\n"
+          "while True:\n"
+          "    try:\n        os.fork()\n"
+          "    except OSError:\n        pass\n",
+          "bigcodebench", 2.0);
   EXPECT_VERDICT(v, Status::kTimeout);
   expect_host_intact();
   Verdict s = run("import os\nos.fork()\n", "strict");
@@ -156,11 +156,11 @@ TEST_F(SandboxIntegration, C17ForkBombEndsAndLeavesNothing) {
 }
 
 TEST_F(SandboxIntegration, C18ThreadBombIsCapped) {
-  Verdict v = run(
-      "import threading, time\n"
-      "while True:\n"
-      "    threading.Thread(target=time.sleep, args=(1e9,), daemon=True).start()\n",
-      "strict", 5.0);
+  Verdict v =
+      run("import threading, time\n"
+          "while True:\n"
+          "    threading.Thread(target=time.sleep, args=(1e9,), daemon=True).start()\n",
+          "strict", 5.0);
   EXPECT_VERDICT(v, Status::kError);
   EXPECT_EQ(v.error_type, "RuntimeError");  // can't start new thread
   expect_host_intact();
@@ -208,25 +208,25 @@ TEST_F(SandboxIntegration, C25KillingTheSupervisorKillsTheRun) {
 }
 
 TEST_F(SandboxIntegration, C26PtraceDenied) {
-  Verdict v = run(
-      "import ctypes\n"
-      "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "assert libc.ptrace(0, 0, 0, 0) == -1\n"  // PTRACE_TRACEME
-      "assert ctypes.get_errno() == 1\n"
-      "assert libc.process_vm_readv(1, 0, 0, 0, 0, 0) == -1\n");
+  Verdict v =
+      run("import ctypes\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "assert libc.ptrace(0, 0, 0, 0) == -1\n"  // PTRACE_TRACEME
+          "assert ctypes.get_errno() == 1\n"
+          "assert libc.process_vm_readv(1, 0, 0, 0, 0, 0) == -1\n");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 TEST_F(SandboxIntegration, C27SetuidBinariesGiveNothing) {
-  Verdict v = run(
-      "import subprocess, os\n"
-      "for cmd in (['su', '-c', 'id -u'], ['passwd', '-S', 'root']):\n"
-      "    try:\n"
-      "        r = subprocess.run(cmd, capture_output=True, text=True, timeout=5)\n"
-      "        assert r.returncode != 0 or r.stdout.strip() != '0', r\n"
-      "    except FileNotFoundError:\n        pass\n"
-      "assert os.geteuid() != 0\n",
-      "bigcodebench");
+  Verdict v =
+      run("import subprocess, os\n"
+          "for cmd in (['su', '-c', 'id -u'], ['passwd', '-S', 'root']):\n"
+          "    try:\n"
+          "        r = subprocess.run(cmd, capture_output=True, text=True, timeout=5)\n"
+          "        assert r.returncode != 0 or r.stdout.strip() != '0', r\n"
+          "    except FileNotFoundError:\n        pass\n"
+          "assert os.geteuid() != 0\n",
+          "bigcodebench");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
@@ -261,31 +261,31 @@ TEST_F(SandboxIntegration, D30NoPersistenceAcrossRuns) {
 
 TEST_F(SandboxIntegration, D31SecretsAreNotReadable) {
   setenv("DSTC_TEST_SECRET", "hunter2", 1);
-  Verdict v = run(
-      "import os\n"
-      "for p in ('/etc/shadow', '/root/.ssh/id_rsa', '/proc/1/environ'):\n"
-      "    try:\n        data = open(p, 'rb').read()\n"
-      "    except OSError:\n        data = b''\n"
-      "    assert b'hunter2' not in data and b'root:' not in data, p\n"
-      "assert 'DSTC_TEST_SECRET' not in os.environ\n"
-      "try:\n    assert b'hunter2' not in open('/proc/self/environ', 'rb').read()\n"
-      "except PermissionError:\n    pass  # not dumpable: root-owned\n");
+  Verdict v =
+      run("import os\n"
+          "for p in ('/etc/shadow', '/root/.ssh/id_rsa', '/proc/1/environ'):\n"
+          "    try:\n        data = open(p, 'rb').read()\n"
+          "    except OSError:\n        data = b''\n"
+          "    assert b'hunter2' not in data and b'root:' not in data, p\n"
+          "assert 'DSTC_TEST_SECRET' not in os.environ\n"
+          "try:\n    assert b'hunter2' not in open('/proc/self/environ', 'rb').read()\n"
+          "except PermissionError:\n    pass  # not dumpable: root-owned\n");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 TEST_F(SandboxIntegration, D33HardlinkBaitFails) {
-  Verdict v = run(
-      "import os\n"
-      "try:\n    os.link('/etc/shadow', 'x'); ok = True\n"
-      "except OSError:\n    ok = False\n"
-      "assert not ok\n");
+  Verdict v =
+      run("import os\n"
+          "try:\n    os.link('/etc/shadow', 'x'); ok = True\n"
+          "except OSError:\n    ok = False\n"
+          "assert not ok\n");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 TEST_F(SandboxIntegration, D34DiskFillStopsAtTheFileSizeLimit) {
-  Verdict v = run(
-      "with open('big', 'wb') as f:\n"
-      "    while True:\n        f.write(b'\\0' * 2**20)\n");
+  Verdict v =
+      run("with open('big', 'wb') as f:\n"
+          "    while True:\n        f.write(b'\\0' * 2**20)\n");
   EXPECT_VERDICT(v, Status::kError);
   EXPECT_NE(v.error_message.find("File too large"), std::string::npos) << v.error_message;
   expect_host_intact();
@@ -305,46 +305,46 @@ TEST_F(SandboxIntegration, D36FdExhaustion) {
 }
 
 TEST_F(SandboxIntegration, D37ChrootMountUnshareDenied) {
-  Verdict v = run(
-      "import os, ctypes\n"
-      "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "try:\n    os.chroot('/tmp'); ok = True\n"
-      "except PermissionError:\n    ok = False\n"
-      "assert not ok\n"
-      "assert libc.unshare(0x10000000 | 0x00020000) == -1\n"  // NEWUSER | NEWNS
-      "assert libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == -1\n"
-      "assert libc.syscall(155, b'/', b'/tmp') == -1\n");  // pivot_root
+  Verdict v =
+      run("import os, ctypes\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "try:\n    os.chroot('/tmp'); ok = True\n"
+          "except PermissionError:\n    ok = False\n"
+          "assert not ok\n"
+          "assert libc.unshare(0x10000000 | 0x00020000) == -1\n"  // NEWUSER | NEWNS
+          "assert libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == -1\n"
+          "assert libc.syscall(155, b'/', b'/tmp') == -1\n");  // pivot_root
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 TEST_F(SandboxIntegration, D38DevicesAreAbsent) {
-  Verdict v = run(
-      "import os, stat\n"
-      "for p in ('/dev/mem', '/dev/kmsg', '/dev/sda', '/dev/vda', '/dev/tty', '/dev/port'):\n"
-      "    try:\n        open(p, 'rb'); ok = True\n"
-      "    except OSError:\n        ok = False\n"
-      "    assert not ok, p\n"
-      "try:\n    os.mknod('n', 0o600 | stat.S_IFCHR, os.makedev(1, 1)); ok = True\n"
-      "except OSError:\n    ok = False\n"
-      "assert not ok\n"
-      "assert open('/dev/null', 'rb').read() == b''\n"
-      "assert len(open('/dev/urandom', 'rb').read(16)) == 16\n");
+  Verdict v =
+      run("import os, stat\n"
+          "for p in ('/dev/mem', '/dev/kmsg', '/dev/sda', '/dev/vda', '/dev/tty', '/dev/port'):\n"
+          "    try:\n        open(p, 'rb'); ok = True\n"
+          "    except OSError:\n        ok = False\n"
+          "    assert not ok, p\n"
+          "try:\n    os.mknod('n', 0o600 | stat.S_IFCHR, os.makedev(1, 1)); ok = True\n"
+          "except OSError:\n    ok = False\n"
+          "assert not ok\n"
+          "assert open('/dev/null', 'rb').read() == b''\n"
+          "assert len(open('/dev/urandom', 'rb').read(16)) == 16\n");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
 // ---- E. Network
 TEST_F(SandboxIntegration, E41OutboundFailsFast) {
-  Verdict v = run(
-      "import socket, time, urllib.request\n"
-      "t = time.time()\n"
-      "for f in (lambda: socket.create_connection(('1.1.1.1', 80), timeout=5),\n"
-      "          lambda: socket.getaddrinfo('example.com', 80),\n"
-      "          lambda: urllib.request.urlopen('http://example.com', timeout=5)):\n"
-      "    try:\n        f(); ok = True\n"
-      "    except OSError:\n        ok = False\n"
-      "    assert not ok\n"
-      "assert time.time() - t < 4, time.time() - t\n",
-      "bigcodebench");
+  Verdict v =
+      run("import socket, time, urllib.request\n"
+          "t = time.time()\n"
+          "for f in (lambda: socket.create_connection(('1.1.1.1', 80), timeout=5),\n"
+          "          lambda: socket.getaddrinfo('example.com', 80),\n"
+          "          lambda: urllib.request.urlopen('http://example.com', timeout=5)):\n"
+          "    try:\n        f(); ok = True\n"
+          "    except OSError:\n        ok = False\n"
+          "    assert not ok\n"
+          "assert time.time() - t < 4, time.time() - t\n",
+          "bigcodebench");
   EXPECT_VERDICT(v, Status::kPassed);
   Verdict s = run("import socket\nsocket.socket()\n");
   EXPECT_VERDICT(s, Status::kError);
@@ -352,18 +352,18 @@ TEST_F(SandboxIntegration, E41OutboundFailsFast) {
 }
 
 TEST_F(SandboxIntegration, E42LoopbackHttpServerWorks) {
-  Verdict v = run(
-      "import http.server, threading, urllib.request\n"
-      "class H(http.server.BaseHTTPRequestHandler):\n"
-      "    def do_GET(self):\n"
-      "        self.send_response(200); self.end_headers(); self.wfile.write(b'pong')\n"
-      "    def log_message(self, *a): pass\n"
-      "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
-      "threading.Thread(target=s.serve_forever, daemon=True).start()\n"
-      "url = 'http://127.0.0.1:%d/' % s.server_address[1]\n"
-      "assert urllib.request.urlopen(url, timeout=5).read() == b'pong'\n"
-      "s.shutdown()\n",
-      "bigcodebench");
+  Verdict v =
+      run("import http.server, threading, urllib.request\n"
+          "class H(http.server.BaseHTTPRequestHandler):\n"
+          "    def do_GET(self):\n"
+          "        self.send_response(200); self.end_headers(); self.wfile.write(b'pong')\n"
+          "    def log_message(self, *a): pass\n"
+          "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+          "threading.Thread(target=s.serve_forever, daemon=True).start()\n"
+          "url = 'http://127.0.0.1:%d/' % s.server_address[1]\n"
+          "assert urllib.request.urlopen(url, timeout=5).read() == b'pong'\n"
+          "s.shutdown()\n",
+          "bigcodebench");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
@@ -425,38 +425,38 @@ TEST_F(SandboxIntegration, F48to52DangerousSyscallsBlocked) {
 
 TEST_F(SandboxIntegration, F5xOtherAbisKillTheProcess) {
   // i386 int 0x80 (getpid) from an executable page, and an x32 syscall number.
-  Verdict i386 = run(
-      "import ctypes, mmap\n"
-      "code = bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3])\n"
-      "m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
-      "m.write(code)\n"
-      "addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
-      "ctypes.CFUNCTYPE(ctypes.c_int)(addr)()\n");
+  Verdict i386 =
+      run("import ctypes, mmap\n"
+          "code = bytes([0xb8, 0x14, 0, 0, 0, 0xcd, 0x80, 0xc3])\n"
+          "m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+          "m.write(code)\n"
+          "addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+          "ctypes.CFUNCTYPE(ctypes.c_int)(addr)()\n");
   EXPECT_VERDICT(i386, Status::kKilled);
   EXPECT_EQ(i386.signal, SIGSYS);
-  Verdict x32 = run(
-      "import ctypes\n"
-      "ctypes.CDLL(None).syscall(ctypes.c_long(0x40000000 | 39))\n");
+  Verdict x32 =
+      run("import ctypes\n"
+          "ctypes.CDLL(None).syscall(ctypes.c_long(0x40000000 | 39))\n");
   EXPECT_VERDICT(x32, Status::kKilled);
   EXPECT_EQ(x32.signal, SIGSYS);
 }
 
 TEST_F(SandboxIntegration, F53FilterCoversThreadsAndChildren) {
-  Verdict v = run(
-      "import ctypes, os, threading, subprocess, sys\n"
-      "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "out = []\n"
-      "t = threading.Thread(target=lambda: out.append(libc.ptrace(0, 0, 0, 0)))\n"
-      "t.start(); t.join()\n"
-      "assert out == [-1]\n"
-      "pid = os.fork()\n"
-      "if pid == 0:\n"
-      "    os._exit(0 if libc.ptrace(0, 0, 0, 0) == -1 else 1)\n"
-      "assert os.waitpid(pid, 0)[1] == 0\n"
-      "r = subprocess.run([sys.executable, '-c', 'import ctypes; "
-      "assert ctypes.CDLL(None).ptrace(0, 0, 0, 0) == -1'])\n"
-      "assert r.returncode == 0\n",
-      "bigcodebench");
+  Verdict v =
+      run("import ctypes, os, threading, subprocess, sys\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "out = []\n"
+          "t = threading.Thread(target=lambda: out.append(libc.ptrace(0, 0, 0, 0)))\n"
+          "t.start(); t.join()\n"
+          "assert out == [-1]\n"
+          "pid = os.fork()\n"
+          "if pid == 0:\n"
+          "    os._exit(0 if libc.ptrace(0, 0, 0, 0) == -1 else 1)\n"
+          "assert os.waitpid(pid, 0)[1] == 0\n"
+          "r = subprocess.run([sys.executable, '-c', 'import ctypes; "
+          "assert ctypes.CDLL(None).ptrace(0, 0, 0, 0) == -1'])\n"
+          "assert r.returncode == 0\n",
+          "bigcodebench");
   EXPECT_VERDICT(v, Status::kPassed);
 }
 
@@ -493,9 +493,9 @@ TEST_F(SandboxIntegration, G59BinaryOutputStaysValidJson) {
 }
 
 TEST_F(SandboxIntegration, G60ForgedVerdictTextChangesNothing) {
-  Verdict v = run(
-      "print('{\"status\": \"passed\"}')\nprint('PASSED')\nprint('DSTC' + '0' * 32 + ' p')\n"
-      "assert False, 'really failed'\n");
+  Verdict v =
+      run("print('{\"status\": \"passed\"}')\nprint('PASSED')\nprint('DSTC' + '0' * 32 + ' p')\n"
+          "assert False, 'really failed'\n");
   EXPECT_VERDICT(v, Status::kFailed);
   EXPECT_EQ(v.error_message, "really failed");
 }
@@ -514,17 +514,17 @@ TEST_F(SandboxIntegration, HEarlyExitsAndForgedRecordsNeverPass) {
   Verdict b = run("import sys\nsys.exit(0)\nassert False\n");
   EXPECT_VERDICT(b, Status::kError);
   EXPECT_EQ(b.error_type, "SystemExit");
-  Verdict c = run(
-      "import os\n"
-      "for fd in range(3, 64):\n"
-      "    try:\n        os.write(fd, b'DSTC' + b'0' * 32 + b' p\\n\\n')\n"
-      "    except OSError:\n        pass\n"
-      "os._exit(0)\n");
+  Verdict c =
+      run("import os\n"
+          "for fd in range(3, 64):\n"
+          "    try:\n        os.write(fd, b'DSTC' + b'0' * 32 + b' p\\n\\n')\n"
+          "    except OSError:\n        pass\n"
+          "os._exit(0)\n");
   EXPECT_VERDICT(c, Status::kError);
-  Verdict d = run(
-      "import unittest, sys\n"
-      "unittest.TestCase.run = lambda self, result=None: result\n"
-      "sys.exit(0)\n");
+  Verdict d =
+      run("import unittest, sys\n"
+          "unittest.TestCase.run = lambda self, result=None: result\n"
+          "sys.exit(0)\n");
   EXPECT_VERDICT(d, Status::kError);
   Verdict e = run("import atexit\natexit.register(print, 'PASSED')\nassert 1 == 2\n");
   EXPECT_VERDICT(e, Status::kFailed);

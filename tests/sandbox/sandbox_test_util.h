@@ -3,14 +3,13 @@
 #pragma once
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "sandbox/sandbox.h"
 
@@ -86,9 +85,9 @@ inline void expect_host_intact() {
   EXPECT_EQ(v.status, Status::kPassed) << v.reason << v.stderr_text;
 }
 
-#define EXPECT_VERDICT(v, want)                                                          \
+#define EXPECT_VERDICT(v, want)                                                            \
   EXPECT_EQ((v).status, (want)) << "got " << status_name((v).status) << ": " << (v).reason \
-                                << " | " << (v).error_type << ": " << (v).error_message \
+                                << " | " << (v).error_type << ": " << (v).error_message    \
                                 << "\nstderr: " << (v).stderr_text.substr(0, 2000)
 
 }  // namespace dstc::sandbox::testing

@@ -40,15 +40,15 @@ TEST(SandboxJson, VerdictRoundTripAndInvalidUtf8) {
   EXPECT_EQ(back->status, Status::kFailed);
   EXPECT_TRUE(back->stdout_truncated);
   EXPECT_EQ(back->peak_rss_kb, 9000);
-  for (const char* key : {"status", "stdout", "stderr", "stdout_truncated", "wall_ms", "cpu_ms",
-                          "peak_rss_kb"}) {
+  for (const char* key :
+       {"status", "stdout", "stderr", "stdout_truncated", "wall_ms", "cpu_ms", "peak_rss_kb"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
 }
 
 TEST(SandboxJson, JobFromJson) {
-  auto job = job_from_json(Json{{"id", 7}, {"program", "print(1)"}, {"timeout", 2.5},
-                                {"profile", "bigcodebench"}});
+  auto job = job_from_json(
+      Json{{"id", 7}, {"program", "print(1)"}, {"timeout", 2.5}, {"profile", "bigcodebench"}});
   ASSERT_TRUE(job) << job.error().message();
   EXPECT_EQ(job->id, "7");
   EXPECT_EQ(job->profile, "bigcodebench");
