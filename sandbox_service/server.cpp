@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "common/json.h"
@@ -81,6 +84,7 @@ struct Server::Impl {
   std::thread listener;
   std::atomic<bool> listener_done{false};
   int port = 0;
+  int listen_fd = -1;
   std::mutex stop_mutex;
   bool stopped = false;
   std::shared_ptr<spdlog::logger> log = log::get("sandbox_service");
@@ -248,7 +252,17 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Executor e
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_keep_alive_timeout(options.keep_alive_seconds);
+  http.set_keep_alive_max_count(100000);
   http.set_read_timeout(30, 0);
+  // httplib 0.11 listens with a backlog of 5: a burst of clients overflows it and their
+  // requests stall or fail. Remember the listening socket here (httplib calls this on
+  // it before bind) so start() can raise the backlog with a second listen().
+  Impl* raw = impl.get();
+  http.set_socket_options([raw](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    raw->listen_fd = sock;
+  });
   http.set_write_timeout(30, 0);
   impl->install_routes();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -274,6 +288,9 @@ Status Server::start() {
                             im.options.host, im.options.port));
   }
   im.port = port;
+  if (im.listen_fd >= 0 && ::listen(im.listen_fd, SOMAXCONN) != 0) {
+    im.log->warn("cannot raise the listen backlog: {}", std::strerror(errno));
+  }
   im.listener = std::thread([&im] {
     im.http.listen_after_bind();
     im.listener_done = true;
