@@ -29,6 +29,8 @@ enum class DecodeStep { kByteLevel, kByteFallback, kFuse };
 
 constexpr size_t kCacheMaxEntries = 1 << 17;
 constexpr size_t kCacheMaxWordBytes = 256;
+// Ids are vector indices; a corrupt file must not make us allocate gigabytes.
+constexpr int64_t kMaxId = 1 << 24;
 
 uint64_t pair_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
@@ -373,6 +375,16 @@ Result<Tokenizer> Tokenizer::from_file(const std::string& path) {
 
 Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::string_view source) {
   DSTC_TRY(Json root, parse_json(json_text, source));
+  // A field of the wrong type or a missing nested key throws in nlohmann; report it as
+  // a corrupt file rather than letting it escape the module.
+  try {
+    return from_json(root, source);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kCorrupt, std::string(source) + ": " + e.what());
+  }
+}
+
+Result<Tokenizer> Tokenizer::from_json(const Json& root, std::string_view source) {
   const std::string src(source);
   auto bad = [&](const std::string& what) { return fail(ErrorCode::kCorrupt, src + ": " + what); };
   if (!root.is_object()) return bad("not a JSON object");
@@ -403,7 +415,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
   im.vocab.reserve(vocab_it->size());
   for (auto it = vocab_it->begin(); it != vocab_it->end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() > (1 << 30)) {
+        it.value().get<int64_t>() >= kMaxId) {
       return bad("model.vocab['" + it.key() + "'] is not a valid id: " + it.value().dump());
     }
     int32_t id = it.value().get<int32_t>();
@@ -455,7 +467,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
       const Json& t = (*it)[i];
       auto content = json_string(t, "content");
       auto id = json_int(t, "id");
-      if (!content || !id || *id < 0)
+      if (!content || !id || *id < 0 || *id >= kMaxId)
         return bad("added_tokens[" + std::to_string(i) + "] needs 'id' and 'content'");
       if (content->empty()) return bad("added_tokens[" + std::to_string(i) + "] has empty content");
       AddedToken a;
@@ -485,7 +497,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
     im.normalizer_json = *it;
     std::vector<const Json*> steps;
     if ((*it).value("type", "") == "Sequence") {
-      for (const Json& n : (*it)["normalizers"]) steps.push_back(&n);
+      for (const Json& n : it->at("normalizers")) steps.push_back(&n);
     } else {
       steps.push_back(&*it);
     }
@@ -516,7 +528,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
     im.pre_tokenizer_json = *it;
     std::vector<const Json*> steps;
     if ((*it).value("type", "") == "Sequence") {
-      for (const Json& p : (*it)["pretokenizers"]) steps.push_back(&p);
+      for (const Json& p : it->at("pretokenizers")) steps.push_back(&p);
     } else {
       steps.push_back(&*it);
     }
@@ -524,12 +536,12 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
       std::string type = p->value("type", "");
       PreStep step;
       if (type == "Split") {
-        const Json& pattern = (*p)["pattern"];
+        const Json& pattern = p->at("pattern");
         std::string regex;
         if (pattern.contains("Regex"))
-          regex = pattern["Regex"].get<std::string>();
+          regex = pattern.at("Regex").get<std::string>();
         else if (pattern.contains("String"))
-          regex = escape_regex_literal(pattern["String"].get<std::string>());
+          regex = escape_regex_literal(pattern.at("String").get<std::string>());
         else
           return bad("pre_tokenizer Split needs pattern.Regex or pattern.String");
         auto compiled = UnicodeRegex::compile(regex);
@@ -568,7 +580,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
     im.post_processor_json = *it;
     std::vector<const Json*> steps;
     if ((*it).value("type", "") == "Sequence") {
-      for (const Json& p : (*it)["processors"]) steps.push_back(&p);
+      for (const Json& p : it->at("processors")) steps.push_back(&p);
     } else {
       steps.push_back(&*it);
     }
@@ -580,18 +592,18 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
                    "' is not supported (ByteLevel, TemplateProcessing, Sequence)");
       }
       bool seen_sequence = false;
-      for (const Json& item : (*p)["single"]) {
+      for (const Json& item : p->at("single")) {
         if (item.contains("Sequence")) {
           seen_sequence = true;
           continue;
         }
         if (!item.contains("SpecialToken"))
           return bad("post_processor TemplateProcessing: unknown item " + item.dump());
-        std::string name = item["SpecialToken"].value("id", "");
-        const Json& specials = (*p)["special_tokens"];
+        std::string name = item.at("SpecialToken").value("id", "");
+        const Json& specials = p->at("special_tokens");
         if (!specials.contains(name))
           return bad("post_processor: special token '" + name + "' not in special_tokens");
-        for (const Json& id : specials[name]["ids"]) {
+        for (const Json& id : specials.at(name).at("ids")) {
           (seen_sequence ? im.post_suffix : im.post_prefix).push_back(id.get<int32_t>());
         }
       }
@@ -604,7 +616,7 @@ Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::str
     im.has_decoder = true;
     std::vector<const Json*> steps;
     if ((*it).value("type", "") == "Sequence") {
-      for (const Json& d : (*it)["decoders"]) steps.push_back(&d);
+      for (const Json& d : it->at("decoders")) steps.push_back(&d);
     } else {
       steps.push_back(&*it);
     }
@@ -655,7 +667,7 @@ Status Tokenizer::resolve_config_token(const Json& config, const char* key,
   if (it->is_string())
     content = it->get<std::string>();
   else if (it->is_object() && it->contains("content"))
-    content = (*it)["content"].get<std::string>();
+    content = it->at("content").is_string() ? it->at("content").get<std::string>() : "";
   else
     return fail(ErrorCode::kCorrupt,
                 std::string("field '") + key + "' must be a string or {\"content\": ...}");
@@ -669,6 +681,14 @@ Status Tokenizer::resolve_config_token(const Json& config, const char* key,
 }
 
 Status Tokenizer::apply_config(const Json& config) {
+  try {
+    return apply_config_impl(config);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kCorrupt, std::string("tokenizer config: ") + e.what());
+  }
+}
+
+Status Tokenizer::apply_config_impl(const Json& config) {
   if (!config.is_object())
     return fail(ErrorCode::kCorrupt, "tokenizer config is not a JSON object");
   DSTC_CHECK_OK(resolve_config_token(config, "bos_token", bos_id_));

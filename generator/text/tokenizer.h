@@ -107,6 +107,8 @@ class Tokenizer {
   std::optional<int32_t> eos_id_, bos_id_, pad_id_;
   std::string chat_template_;
 
+  static Result<Tokenizer> from_json(const Json& root, std::string_view source);
+  Status apply_config_impl(const Json& config);
   Status resolve_config_token(const Json& config, const char* key, std::optional<int32_t>& out);
 };
 

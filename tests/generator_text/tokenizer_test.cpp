@@ -344,3 +344,40 @@ TEST(StreamDecoder, MatchesWholeDecodeAcrossSplitCharacters) {
 
 }  // namespace
 }  // namespace dstc::generator
+
+namespace dstc::generator {
+namespace {
+
+TEST(Tokenizer, MalformedFieldsAreErrorsNotCrashes) {
+  Json j = synthetic(kMerges);
+  j["pre_tokenizer"] = {{"type", "Split"}, {"behavior", "Isolated"}};  // no pattern
+  auto no_pattern = Tokenizer::from_json_text(j.dump(), "x.json");
+  ASSERT_FALSE(no_pattern);
+  EXPECT_EQ(no_pattern.error().code(), ErrorCode::kCorrupt);
+
+  j = synthetic(kMerges);
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}};
+  auto bad_regex = Tokenizer::from_json_text(j.dump(), "x.json");
+  ASSERT_FALSE(bad_regex);
+  EXPECT_NE(bad_regex.error().message().find("(unclosed"), std::string::npos);
+
+  j = synthetic(kMerges);
+  j["model"]["vocab"]["huge"] = 2000000000;
+  EXPECT_FALSE(Tokenizer::from_json_text(j.dump(), "x.json"));
+
+  j = synthetic(kMerges);
+  j["decoder"] = {{"type", 7}};
+  EXPECT_FALSE(Tokenizer::from_json_text(j.dump(), "x.json"));
+
+  j = synthetic(kMerges);
+  j["added_tokens"] = Json::array({{{"id", "seven"}, {"content", "<x>"}}});
+  EXPECT_FALSE(Tokenizer::from_json_text(j.dump(), "x.json"));
+
+  Tokenizer tok = load(synthetic(kMerges));
+  EXPECT_FALSE(tok.apply_config(Json{{"eos_token", "<missing>"}}));
+  EXPECT_FALSE(tok.apply_config(Json{{"eos_token", 5}}));
+  EXPECT_FALSE(tok.apply_config(Json{{"chat_template", Json::array({{{"name", 3}}})}}));
+}
+
+}  // namespace
+}  // namespace dstc::generator
