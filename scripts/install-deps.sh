@@ -20,6 +20,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # the sandbox's interpreter and the libraries benchmark programs import
   python3 python3-numpy python3-pandas
+  # the sandbox zygote embeds /usr/bin/python3's CPython
+  libpython3.11-dev
 )
 
 missing=()

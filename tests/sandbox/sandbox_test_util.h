@@ -85,6 +85,14 @@ inline void expect_host_intact() {
   EXPECT_EQ(v.status, Status::kPassed) << v.reason << v.stderr_text;
 }
 
+// Tests that need the isolation layers (root). One fixture shared by every file.
+class SandboxIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "isolation tests need root (CI runs them as root)";
+  }
+};
+
 #define EXPECT_VERDICT(v, want)                                                            \
   EXPECT_EQ((v).status, (want)) << "got " << status_name((v).status) << ": " << (v).reason \
                                 << " | " << (v).error_type << ": " << (v).error_message    \
