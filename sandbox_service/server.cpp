@@ -252,7 +252,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, Executor e
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_keep_alive_timeout(options.keep_alive_seconds);
-  http.set_keep_alive_max_count(100000);
+  // Each connection holds one of httplib's threads; closing it after 100 requests lets
+  // connections waiting for a thread in, even when every client is busy.
+  http.set_keep_alive_max_count(100);
   http.set_read_timeout(30, 0);
   // httplib 0.11 listens with a backlog of 5: a burst of clients overflows it and their
   // requests stall or fail. Remember the listening socket here (httplib calls this on

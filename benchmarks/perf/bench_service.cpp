@@ -64,15 +64,17 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[i];
 }
 
+size_t g_server_workers = 0;
+
 void print(const char* mode, size_t concurrency, const Measured& m, double baseline_rps) {
   double rps = m.latencies_ms.size() / m.seconds;
   std::printf(
       "{\"bench\":\"service\",\"config\":\"%s\",\"concurrency\":%zu,\"requests\":%zu,"
       "\"failures\":%zu,\"seconds\":%.3f,\"req_per_s\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
-      "\"ratio_vs_direct\":%.3f}\n",
+      "\"ratio_vs_direct\":%.3f,\"server_workers\":%zu}\n",
       mode, concurrency, m.latencies_ms.size(), m.failures, m.seconds, rps,
       percentile(m.latencies_ms, 0.50), percentile(m.latencies_ms, 0.99),
-      baseline_rps > 0 ? rps / baseline_rps : 1.0);
+      baseline_rps > 0 ? rps / baseline_rps : 1.0, g_server_workers);
   std::fflush(stdout);
 }
 
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string url = (*server)->url();
+  g_server_workers = (*server)->options().workers;
   const std::string body = dstc::sandbox::job_to_json(job).dump();
   for (size_t concurrency : {1, 8, 32}) {
     // Direct calls from as many threads (the Sandbox runs up to max_slots at once).

@@ -81,10 +81,11 @@ TEST(ClientTest, SpreadsOverServersAndKeepsOrder) {
     EXPECT_EQ((*remote)->stats().retries, 0);
   }
   // Both servers took work, through both routes.
-  EXPECT_GT(a->metrics().requests("/v1/run", 200), 0);
-  EXPECT_GT(b->metrics().requests("/v1/run", 200), 0);
-  EXPECT_GT(a->metrics().requests("/v1/batch", 200), 0);
-  EXPECT_GT(b->metrics().requests("/v1/batch", 200), 0);
+  EXPECT_TRUE(eventually([&] {
+    return a->metrics().requests("/v1/run", 200) > 0 && b->metrics().requests("/v1/run", 200) > 0 &&
+           a->metrics().requests("/v1/batch", 200) > 0 &&
+           b->metrics().requests("/v1/batch", 200) > 0;
+  }));
   EXPECT_EQ(
       a->metrics().verdicts(VerdictStatus::kPassed) + b->metrics().verdicts(VerdictStatus::kPassed),
       74);

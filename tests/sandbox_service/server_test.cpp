@@ -152,6 +152,12 @@ TEST(ServerTest, MetricsMove) {
             std::string::npos);
   for (int i = 0; i < 3; ++i) cli.Post("/v1/run", job_body("x"), "application/json");
   cli.Post("/v1/run", "{", "application/json");
+  // Requests are counted right after their answer is written (maybe on another thread).
+  ASSERT_TRUE(eventually([&] {
+    return server->metrics().requests("/v1/run", 200) == 3 &&
+           server->metrics().requests("/v1/run", 400) == 1 &&
+           server->metrics().requests("/metrics", 200) == 1;
+  }));
   auto after = cli.Get("/metrics");
   ASSERT_TRUE(after);
   const std::string& m = after->body;
@@ -169,7 +175,6 @@ TEST(ServerTest, MetricsMove) {
   // The first GET was counted once its answer went out, before the second rendered.
   EXPECT_NE(m.find("dstc_sandbox_http_requests_total{route=\"/metrics\",code=\"200\"} 1"),
             std::string::npos);
-  // Requests are counted right after their answer is written.
   EXPECT_TRUE(eventually([&] { return server->metrics().requests("/metrics", 200) == 2; }));
 }
 
@@ -339,7 +344,7 @@ TEST(ServerTest, FullQueueAnswers429WithRetryAfter) {
   auto again = cli.Post("/v1/run", job_body("e"), "application/json");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
-  EXPECT_EQ(server->metrics().requests("/v1/run", 429), 1);
+  EXPECT_TRUE(eventually([&] { return server->metrics().requests("/v1/run", 429) == 1; }));
 }
 
 TEST(ServerTest, StopFinishesAdmittedJobsAndRefusesNewConnections) {

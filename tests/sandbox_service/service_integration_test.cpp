@@ -125,6 +125,13 @@ TEST(ServiceIntegration, VerdictsEqualLocalRuns) {
   EXPECT_GE(server->metrics().verdicts(VerdictStatus::kTimeout), 3);
 }
 
+// The dstc executable under test: DSTC_BINARY, or $DSTC_TEST_BINARY when set (to try a
+// binary from another build directory).
+const char* dstc_binary() {
+  const char* env = std::getenv("DSTC_TEST_BINARY");
+  return env && *env ? env : DSTC_BINARY;
+}
+
 // Spawns `dstc serve sandbox`, reads its "listening on URL" line.
 struct ServeProcess {
   pid_t pid = -1;
@@ -135,7 +142,7 @@ ServeProcess spawn_serve(const std::vector<std::string>& extra) {
   ServeProcess p;
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return p;
-  std::vector<std::string> args = {DSTC_BINARY, "serve", "sandbox", "--listen", "127.0.0.1:0"};
+  std::vector<std::string> args = {dstc_binary(), "serve", "sandbox", "--listen", "127.0.0.1:0"};
   args.insert(args.end(), extra.begin(), extra.end());
   p.pid = fork();
   if (p.pid == 0) {
@@ -158,8 +165,8 @@ ServeProcess spawn_serve(const std::vector<std::string>& extra) {
 
 TEST(ServiceIntegration, SigtermDrainsRunningJobsThenExitsZero) {
   REQUIRE_SANDBOX(sb);
-  if (access(DSTC_BINARY, X_OK) != 0) {
-    GTEST_SKIP() << "SKIPPED: " << DSTC_BINARY
+  if (access(dstc_binary(), X_OK) != 0) {
+    GTEST_SKIP() << "SKIPPED: " << dstc_binary()
                  << " is not built (cmake --build <dir> --target dstc)";
   }
   ServeProcess p = spawn_serve({"--workers", "1"});
@@ -196,15 +203,15 @@ TEST(ServiceIntegration, SigtermDrainsRunningJobsThenExitsZero) {
 }
 
 TEST(ServiceIntegration, RealBinaryRefusesNonLoopbackWithoutToken) {
-  if (access(DSTC_BINARY, X_OK) != 0) {
-    GTEST_SKIP() << "SKIPPED: " << DSTC_BINARY << " is not built";
+  if (access(dstc_binary(), X_OK) != 0) {
+    GTEST_SKIP() << "SKIPPED: " << dstc_binary() << " is not built";
   }
   pid_t pid = fork();
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    execl(DSTC_BINARY, DSTC_BINARY, "serve", "sandbox", "--listen", "0.0.0.0:0", nullptr);
+    execl(dstc_binary(), dstc_binary(), "serve", "sandbox", "--listen", "0.0.0.0:0", nullptr);
     _exit(127);
   }
   int status = 0;
