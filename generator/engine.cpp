@@ -1,6 +1,7 @@
 #include "generator/engine.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,16 @@ namespace dstc::generator {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+// at::set_num_threads does not reach OpenBLAS's own pool (DESIGN.md §8); set both. The
+// OpenBLAS symbol is looked up at run time because LibTorch reaches BLAS through the
+// libblas.so.3 alternative, which may be another implementation.
+void set_threads(int n) {
+  if (n <= 0) return;
+  at::set_num_threads(n);
+  using SetFn = void (*)(int);
+  if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+}
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -45,12 +56,20 @@ struct LocalEngine::Impl {
                    const SamplingParams& params, const std::set<int32_t>& stops);
 };
 
+Status write_random_checkpoint(const ModelConfig& config, uint64_t seed, const std::string& dir,
+                               DType storage) {
+  DSTC_CHECK_OK(config.validate());
+  CausalLM model(config);
+  init_random(*model, seed);
+  return save_checkpoint(*model, dir, storage);
+}
+
 LocalEngine::LocalEngine() : impl_(std::make_unique<Impl>()) {}
 LocalEngine::~LocalEngine() = default;
 
 Result<std::unique_ptr<LocalEngine>> LocalEngine::load(const std::string& model_dir,
                                                        const EngineOptions& options) {
-  if (options.num_threads > 0) at::set_num_threads(options.num_threads);
+  set_threads(options.num_threads);
   LoadOptions lo;
   lo.device = options.device;
   lo.dtype = options.dtype;
@@ -62,7 +81,6 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::load(const std::string& model_
 
 std::unique_ptr<LocalEngine> LocalEngine::from_model(std::shared_ptr<CausalLMImpl> model,
                                                      const EngineOptions& options) {
-  if (options.num_threads > 0) at::set_num_threads(options.num_threads);
   std::unique_ptr<LocalEngine> e(new LocalEngine());
   e->impl_->model = std::move(model);
   e->impl_->options = options;
@@ -102,6 +120,7 @@ Result<std::vector<std::vector<Completion>>> LocalEngine::generate(
     const std::vector<Prompt>& prompts, const SamplingParams& params) {
   std::lock_guard<std::mutex> lock(mu_);
   Impl& im = *impl_;
+  set_threads(im.options.num_threads);
   const auto& cfg = im.model->config();
   if (params.n < 1) return fail(ErrorCode::kInvalidArgument, "n must be >= 1");
   if (params.max_new_tokens < 0)

@@ -40,6 +40,11 @@ struct GenerationStats {
   double tokens_per_s() const { return decode_seconds > 0 ? decode_tokens / decode_seconds : 0; }
 };
 
+// Writes a checkpoint of `config` with init_random(seed) weights (generator/model.h), without
+// exposing LibTorch to the caller.
+Status write_random_checkpoint(const ModelConfig& config, uint64_t seed, const std::string& dir,
+                               DType storage = DType::kF32);
+
 class LocalEngine : public Generator {
  public:
   static Result<std::unique_ptr<LocalEngine>> load(const std::string& model_dir,

@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# One-shot GPU check of the generator (issue 5), for a rented CUDA machine with python3 +
+# torch + transformers and no internet. Builds ONLY what it needs (generator model code
+# and three common/ sources) directly with g++ against the pip torch, then:
+#   1. our logits on CUDA (fp32, TF32 off) vs the goldens in tests/generator/data (1e-4)
+#      and vs transformers on CUDA fp32 (1e-4); bf16 on CUDA vs transformers bf16 (reported,
+#      loose bound 0.15);
+#   2. greedy tokens: ours CPU == ours CUDA fp32 == goldens == transformers generate();
+#   3. seeded sampling (n=4, temperature 1, top_p 0.95, top_k 50): CPU tokens == CUDA fp32 tokens.
+# Writes $OUT/gpu_check_summary.json (OUT defaults to ./gpu-check-out) and prints it.
+#
+# Usage: scripts/gpu-check.sh            (from the repository root)
+# Env:   VENDOR_INCLUDE=dir   extra include dir with nlohmann/json.hpp, tl/expected.hpp
+#        PYTHON=python3       the python with torch (+ transformers)
+#        ALLOW_CPU=1          run without a GPU (checks the build and CPU parts only)
+#        JOBS=8               parallel compiles
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${OUT:-$ROOT/gpu-check-out}"
+PYTHON="${PYTHON:-python3}"
+JOBS="${JOBS:-8}"
+BUILD="$OUT/build"
+mkdir -p "$OUT" "$BUILD"
+LOG="$OUT/gpu_check.log"
+: >"$LOG"
+say() { echo "[gpu-check] $*" | tee -a "$LOG" >&2; }
+die() {
+  say "FAILED: $*"
+  printf '{"ok": false, "stage": "%s"}\n' "$*" >"$OUT/gpu_check_summary.json"
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------
+say "environment"
+{ uname -a; g++ --version | head -1; nvidia-smi -L 2>&1 | head -4; nvcc --version 2>&1 | tail -1; } >>"$LOG" 2>&1
+TORCH_INFO=$("$PYTHON" - <<'EOF' 2>>"$LOG"
+import json, os
+try:
+    import torch
+except Exception as e:
+    print(json.dumps({"torch": None, "error": str(e)})); raise SystemExit
+info = {"torch": torch.__version__, "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cxx11_abi": bool(torch.compiled_with_cxx11_abi()),
+        "torch_dir": os.path.dirname(torch.__file__)}
+try:
+    import transformers; info["transformers"] = transformers.__version__
+except Exception as e:
+    info["transformers"] = None
+print(json.dumps(info))
+EOF
+)
+say "python: ${TORCH_INFO:-<none>}"
+field() { "$PYTHON" -c "import json,sys; v=json.loads(sys.argv[1]).get('$1'); print('' if v is None else v)" "$TORCH_INFO" 2>/dev/null; }
+TORCH_DIR=$(field torch_dir)
+ABI=$(field cxx11_abi)
+if [[ -n "$TORCH_DIR" ]]; then
+  TORCH_INC="-isystem $TORCH_DIR/include -isystem $TORCH_DIR/include/torch/csrc/api/include"
+  TORCH_LIBDIR="$TORCH_DIR/lib"
+  [[ "$ABI" == "True" ]] && ABI_FLAG="-D_GLIBCXX_USE_CXX11_ABI=1" || ABI_FLAG="-D_GLIBCXX_USE_CXX11_ABI=0"
+elif [[ -f /usr/include/torch/csrc/api/include/torch/torch.h && -n "${ALLOW_CPU:-}" ]]; then
+  say "no python torch; using Debian's LibTorch (CPU only)"
+  TORCH_INC="-isystem /usr/include/torch/csrc/api/include"
+  TORCH_LIBDIR="/usr/lib/x86_64-linux-gnu"
+  ABI_FLAG="-D_GLIBCXX_USE_CXX11_ABI=1"
+else
+  die "python torch not importable (set PYTHON=...)"
+fi
+if [[ "$ABI_FLAG" == *"=0" ]]; then
+  say "note: this torch uses the pre-C++11 ABI; building our sources with it too (no Debian libs are linked)"
+fi
+
+# Headers we need besides torch.
+INC="-I$ROOT ${VENDOR_INCLUDE:+-I$VENDOR_INCLUDE}"
+for cand in "$ROOT/third_party/include" "$ROOT/vendor/include" "$ROOT/../shared/vendor/include"; do
+  [[ -d "$cand" ]] && INC="$INC -I$cand"
+done
+missing=()
+for h in nlohmann/json.hpp tl/expected.hpp zlib.h; do
+  if ! echo "#include <$h>" | g++ -std=c++20 $INC -x c++ -fsyntax-only - 2>/dev/null; then
+    missing+=("$h")
+  fi
+done
+if ((${#missing[@]})); then
+  say "MISSING headers: ${missing[*]}"
+  say "  nlohmann/json.hpp: Debian nlohmann-json3-dev or any single-header copy; tl/expected.hpp:"
+  say "  Debian libexpected-dev or TartanLlama/expected's header; zlib.h: zlib1g-dev."
+  say "  Put copies under a folder and rerun with VENDOR_INCLUDE=that/folder"
+  die "missing headers: ${missing[*]}"
+fi
+
+# ---------------------------------------------------------------------------------------
+say "building (g++, -O2, $JOBS jobs)"
+cat >"$BUILD/gpu_check_main.cpp" <<'EOF'
+// Driver: runs our engine on CPU and CUDA for each model folder and writes JSON.
+#include <ATen/Context.h>
+#include <cstdio>
+#include <fstream>
+
+#include "common/file.h"
+#include "common/json.h"
+#include "generator/engine.h"
+#include "generator/model.h"
+
+using namespace dstc;
+using namespace dstc::generator;
+
+static Json run_logits(CausalLM& model, const Json& goldens, torch::Device dev) {
+  Json out = Json::array();
+  torch::NoGradGuard ng;
+  for (const auto& c : goldens["cases"]) {
+    auto ids = c["input_ids"].get<std::vector<int64_t>>();
+    auto in = torch::tensor(ids, torch::kInt64).unsqueeze(0).to(dev);
+    auto logits = model->forward(in)[0].to(torch::kCPU, torch::kFloat32).contiguous();
+    double max_golden = 0;
+    for (const char* w : {"first", "mid", "last"}) {
+      int64_t pos = c["positions"][w].get<int64_t>();
+      auto want = torch::tensor(c[std::string("logits_") + w].get<std::vector<float>>());
+      max_golden = std::max(max_golden, (logits[pos] - want).abs().max().item<double>());
+    }
+    std::vector<float> flat(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    out.push_back({{"name", c["name"]}, {"input_ids", ids}, {"max_abs_diff_vs_goldens", max_golden},
+                   {"shape", {logits.size(0), logits.size(1)}}, {"logits", flat}});
+  }
+  return out;
+}
+
+static Result<Json> run_generate(const std::string& dir, const std::string& device,
+                                 const std::string& dtype, const Json& goldens) {
+  EngineOptions eo;
+  eo.device = device;
+  eo.dtype = dtype;
+  eo.num_threads = 4;
+  DSTC_TRY(auto engine, LocalEngine::load(dir, eo));
+  std::vector<Prompt> prompts;
+  for (const auto& c : goldens["cases"]) prompts.push_back(Prompt::from_ids(c["input_ids"].get<std::vector<int32_t>>()));
+  SamplingParams g;
+  g.greedy = true;
+  g.max_new_tokens = 16;
+  g.ignore_eos = true;
+  DSTC_TRY(auto greedy, engine->generate(prompts, g));
+  SamplingParams s;
+  s.temperature = 1.0;
+  s.top_p = 0.95;
+  s.top_k = 50;
+  s.n = 4;
+  s.seed = 20240601;
+  s.max_new_tokens = 16;
+  s.ignore_eos = true;
+  DSTC_TRY(auto sampled, engine->generate(prompts, s));
+  Json j = {{"greedy", Json::array()}, {"sampled", Json::array()}};
+  for (auto& v : greedy) j["greedy"].push_back(v[0].ids);
+  for (auto& v : sampled) {
+    Json per = Json::array();
+    for (auto& c : v) per.push_back(c.ids);
+    j["sampled"].push_back(per);
+  }
+  return j;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: gpu_check OUT_DIR MODEL_DIR...\n");
+    return 2;
+  }
+  std::string out_dir = argv[1];
+  const bool cuda = torch::cuda::is_available();
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+  Json summary = {{"cuda_available", cuda}};
+  for (int i = 2; i < argc; ++i) {
+    std::string dir = argv[i];
+    std::string name = dir.substr(dir.find_last_of('/') + 1);
+    auto text = read_file(dir + "/goldens.json");
+    if (!text) { std::fprintf(stderr, "%s\n", text.error().message().c_str()); return 1; }
+    Json goldens = Json::parse(*text);
+    Json m;
+    std::vector<std::pair<std::string, std::string>> runs = {{"cpu", "float32"}};
+    if (cuda) { runs.push_back({"cuda", "float32"}); runs.push_back({"cuda", "bfloat16"}); }
+    for (auto& [dev, dt] : runs) {
+      std::string key = dev + "_" + dt;
+      LoadOptions lo; lo.device = dev; lo.dtype = dt;
+      auto model = load_causal_lm(dir, lo);
+      if (!model) { m[key] = {{"error", model.error().message()}}; continue; }
+      Json logits = run_logits(*model, goldens, torch::Device(dev));
+      double worst = 0;
+      for (auto& c : logits) worst = std::max(worst, c["max_abs_diff_vs_goldens"].get<double>());
+      std::ofstream(out_dir + "/ours_" + name + "_" + key + ".json") << logits.dump();
+      auto gen = run_generate(dir, dev, dt, goldens);
+      Json r = {{"max_abs_diff_vs_goldens", worst}};
+      if (gen) { r["greedy"] = (*gen)["greedy"]; r["sampled"] = (*gen)["sampled"]; }
+      else r["error"] = gen.error().message();
+      Json want = Json::array();
+      for (auto& c : goldens["cases"]) want.push_back(c["greedy_new_tokens"]);
+      r["greedy_equals_goldens"] = gen && (*gen)["greedy"] == want;
+      m[key] = r;
+    }
+    if (m.contains("cuda_float32") && m["cuda_float32"].contains("sampled"))
+      m["sampled_cpu_equals_cuda_fp32"] = m["cpu_float32"]["sampled"] == m["cuda_float32"]["sampled"];
+    if (m.contains("cuda_float32") && m["cuda_float32"].contains("greedy"))
+      m["greedy_cpu_equals_cuda_fp32"] = m["cpu_float32"]["greedy"] == m["cuda_float32"]["greedy"];
+    summary["models"][name] = m;
+  }
+  std::ofstream(out_dir + "/ours_summary.json") << summary.dump(2);
+  std::printf("%s\n", summary.dump().c_str());
+  return 0;
+}
+EOF
+
+CXXFLAGS="-std=c++20 -O2 -fPIC -w $ABI_FLAG $INC $TORCH_INC"
+SOURCES=(common/error.cpp common/json.cpp common/file.cpp generator/checkpoint.cpp
+  generator/model.cpp generator/sampling.cpp generator/engine.cpp)
+pids=()
+objs=()
+for src in "${SOURCES[@]}" "$BUILD/gpu_check_main.cpp"; do
+  [[ "$src" = /* ]] && path="$src" || path="$ROOT/$src"
+  obj="$BUILD/$(basename "${src%.cpp}").o"
+  objs+=("$obj")
+  g++ $CXXFLAGS -c "$path" -o "$obj" >>"$LOG" 2>&1 &
+  pids+=($!)
+  while (($(jobs -rp | wc -l) >= JOBS)); do sleep 0.5; done
+done
+ok=1
+for p in "${pids[@]}"; do wait "$p" || ok=0; done
+((ok)) || { tail -30 "$LOG" >&2; die "compile"; }
+TORCH_LIBS="-ltorch -ltorch_cpu -lc10"
+[[ -f "$TORCH_LIBDIR/libtorch_cuda.so" ]] && TORCH_LIBS="$TORCH_LIBS -ltorch_cuda -lc10_cuda"
+g++ -o "$BUILD/gpu_check" "${objs[@]}" -L"$TORCH_LIBDIR" -Wl,--no-as-needed $TORCH_LIBS \
+  -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" -lz -lpthread >>"$LOG" 2>&1 || {
+  tail -30 "$LOG" >&2
+  die "link"
+}
+say "built $BUILD/gpu_check"
+
+# ---------------------------------------------------------------------------------------
+MODELS=()
+for m in tiny-qwen2 tiny-llama-gqa tiny-llama3-tied; do MODELS+=("$ROOT/tests/generator/data/$m"); done
+say "running our engine (CPU, CUDA fp32, CUDA bf16)"
+"$BUILD/gpu_check" "$OUT" "${MODELS[@]}" >"$OUT/ours_stdout.json" 2>>"$LOG" || die "gpu_check run"
+CUDA_OK=$("$PYTHON" -c "import json;print(json.load(open('$OUT/ours_summary.json'))['cuda_available'])")
+if [[ "$CUDA_OK" != "True" && "$CUDA_OK" != "true" && -z "${ALLOW_CPU:-}" ]]; then
+  say "our build sees no CUDA (ldd follows)"; ldd "$BUILD/gpu_check" | grep -E "torch|c10|cuda" >>"$LOG"
+fi
+
+say "comparing with transformers"
+"$PYTHON" - "$OUT" "${MODELS[@]}" <<'EOF' 2>>"$LOG"
+import json, os, sys
+out = sys.argv[1]; models = sys.argv[2:]
+ours = json.load(open(os.path.join(out, "ours_summary.json")))
+summary = {"ours": ours, "transformers": {}, "checks": {}}
+checks = summary["checks"]
+def check(name, ok, **detail):
+    checks[name] = {"ok": bool(ok), **detail}
+for d in models:
+    name = os.path.basename(d)
+    m = ours["models"][name]
+    check(f"{name}/cpu_fp32_vs_goldens", m["cpu_float32"].get("max_abs_diff_vs_goldens", 1) <= 1e-4,
+          max_abs_diff=m["cpu_float32"].get("max_abs_diff_vs_goldens"))
+    check(f"{name}/cpu_greedy_vs_goldens", m["cpu_float32"].get("greedy_equals_goldens"))
+    if ours["cuda_available"]:
+        check(f"{name}/cuda_fp32_vs_goldens", m["cuda_float32"].get("max_abs_diff_vs_goldens", 1) <= 1e-4,
+              max_abs_diff=m["cuda_float32"].get("max_abs_diff_vs_goldens"))
+        check(f"{name}/cuda_fp32_greedy_vs_goldens", m["cuda_float32"].get("greedy_equals_goldens"))
+        check(f"{name}/greedy_cpu_eq_cuda_fp32", m.get("greedy_cpu_equals_cuda_fp32"))
+        check(f"{name}/sampled_cpu_eq_cuda_fp32", m.get("sampled_cpu_equals_cuda_fp32"))
+        summary.setdefault("bf16_vs_goldens_max_abs_diff", {})[name] = m["cuda_bfloat16"].get("max_abs_diff_vs_goldens")
+try:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM
+except Exception as e:
+    summary["transformers"] = {"error": f"not importable: {e}"}
+    torch = None
+if torch is not None and "error" not in summary["transformers"]:
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    for d in models:
+        name = os.path.basename(d)
+        goldens = json.load(open(os.path.join(d, "goldens.json")))
+        for dt, key, tol in ((torch.float32, "float32", 1e-4), (torch.bfloat16, "bfloat16", 0.15)):
+            if dev == "cpu" and dt == torch.bfloat16:
+                continue
+            ours_file = os.path.join(out, f"ours_{name}_{'cuda' if dev == 'cuda' else 'cpu'}_{key}.json")
+            try:
+                hf = AutoModelForCausalLM.from_pretrained(d, torch_dtype=dt, attn_implementation="eager").to(dev).eval()
+            except TypeError:
+                hf = AutoModelForCausalLM.from_pretrained(d, torch_dtype=dt).to(dev).eval()
+            except Exception as e:
+                summary["transformers"][f"{name}/{key}"] = {"error": str(e)}
+                continue
+            mine = json.load(open(ours_file))
+            worst, greedy_ok = 0.0, True
+            for case, my in zip(goldens["cases"], mine):
+                ids = torch.tensor([case["input_ids"]], device=dev)
+                with torch.no_grad():
+                    ref = hf(ids).logits[0].float().cpu()
+                got = torch.tensor(my["logits"]).view(*my["shape"])
+                worst = max(worst, (ref - got).abs().max().item())
+                with torch.no_grad():
+                    gen = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=16,
+                                      do_sample=False, eos_token_id=None, pad_token_id=0,
+                                      min_new_tokens=16)
+                hf_tokens = gen[0, ids.shape[1]:].tolist()
+                ours_greedy = ours["models"][name][f"{'cuda' if dev == 'cuda' else 'cpu'}_{key}"].get("greedy", [])
+                idx = [c["name"] for c in goldens["cases"]].index(case["name"])
+                if key == "float32":
+                    greedy_ok &= hf_tokens == case["greedy_new_tokens"] and idx < len(ours_greedy) and ours_greedy[idx] == hf_tokens
+            summary["transformers"][f"{name}/{key}"] = {"max_abs_logit_diff": worst}
+            check(f"{name}/{dev}_{key}_logits_vs_transformers", worst <= tol, max_abs_diff=worst, tol=tol)
+            if key == "float32":
+                check(f"{name}/{dev}_greedy_vs_transformers", greedy_ok)
+summary["ok"] = all(c["ok"] for c in checks.values())
+summary["transformers_version"] = getattr(sys.modules.get("transformers"), "__version__", None)
+for k in ("ours",):
+    for m in summary[k]["models"].values():
+        for v in m.values():
+            if isinstance(v, dict): v.pop("sampled", None)
+json.dump(summary, open(os.path.join(out, "gpu_check_summary.json"), "w"), indent=2)
+print(json.dumps({"ok": summary["ok"], "failed": [k for k, c in checks.items() if not c["ok"]]}))
+EOF
+status=$?
+say "summary: $OUT/gpu_check_summary.json"
+exit $status
