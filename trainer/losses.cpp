@@ -14,6 +14,14 @@ double sum_of(const at::Tensor& t) { return t.detach().to(at::kDouble).sum().ite
 
 double denominator(double given, double fallback) { return given > 0 ? given : fallback; }
 
+// The losses run in float64 on the [B] log-prob vectors (cheap; the model's fp32/bf16 sums
+// are cast, gradients flow back through the cast), so at policy = reference DPO gives
+// exactly ln 2 and the metrics carry no extra rounding.
+SeqLogps to_double(const SeqLogps& s) {
+  auto up = [](const at::Tensor& t) { return t.defined() ? t.to(at::kDouble) : t; };
+  return {up(s.policy), up(s.reference), up(s.tokens)};
+}
+
 // Per-example NLL terms whose sum, divided by `examples`, is the normalised NLL; for
 // kPooledTokenMean the division by the token total is folded in so the same rule holds.
 at::Tensor nll_terms(NllNorm norm, const SeqLogps& s, double examples, double tokens) {
@@ -125,8 +133,12 @@ double Metrics::mean(const std::string& name) const {
   return it->second.first / it->second.second;
 }
 
-LossOutput paired_loss(const LossOptions& o, const SeqLogps& chosen, const SeqLogps& rejected,
-                       const SeqLogps* selm, Denominators d) {
+LossOutput paired_loss(const LossOptions& o, const SeqLogps& chosen_in, const SeqLogps& rejected_in,
+                       const SeqLogps* selm_in, Denominators d) {
+  const SeqLogps chosen = to_double(chosen_in), rejected = to_double(rejected_in);
+  SeqLogps selm_d;
+  if (selm_in) selm_d = to_double(*selm_in);
+  const SeqLogps* selm = selm_in ? &selm_d : nullptr;
   const double n = static_cast<double>(chosen.policy.size(0));
   const double examples = denominator(d.examples, n);
   const double beta = o.beta;
@@ -184,8 +196,9 @@ LossOutput paired_loss(const LossOptions& o, const SeqLogps& chosen, const SeqLo
   return out;
 }
 
-LossOutput kto_loss(const LossOptions& o, const SeqLogps& ex, const at::Tensor& desirable,
-                    const SeqLogps& kl, Denominators d) {
+LossOutput kto_loss(const LossOptions& o, const SeqLogps& ex_in, const at::Tensor& desirable,
+                    const SeqLogps& kl_in, Denominators d) {
+  const SeqLogps ex = to_double(ex_in), kl = to_double(kl_in);
   const double n = static_cast<double>(ex.policy.size(0));
   const double examples = denominator(d.examples, n);
   const double beta = o.beta;
@@ -222,7 +235,8 @@ LossOutput kto_loss(const LossOptions& o, const SeqLogps& ex, const at::Tensor& 
   return out;
 }
 
-LossOutput sft_loss(const LossOptions& o, const SeqLogps& s, Denominators d) {
+LossOutput sft_loss(const LossOptions& o, const SeqLogps& s_in, Denominators d) {
+  const SeqLogps s = to_double(s_in);
   const double n = static_cast<double>(s.policy.size(0));
   const double examples = denominator(d.examples, n);
   const double tokens = denominator(d.chosen_tokens, sum_of(s.tokens));

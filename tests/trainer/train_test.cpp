@@ -1,0 +1,321 @@
+// The training loop on tiny random Llama models: sequence log-probs, gradients against
+// finite differences, step-0 values, overfitting, gradient accumulation, LoRA, checkpoints.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "trainer/engine.h"
+
+namespace dstc::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+
+generator::ModelConfig tiny_config() {
+  generator::ModelConfig c;
+  c.vocab_size = 48;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.max_position_embeddings = 64;
+  return c;
+}
+
+generator::CausalLM tiny_model(uint64_t seed = 1) {
+  generator::CausalLM m(tiny_config());
+  generator::init_random(*m, seed);
+  return m;
+}
+
+// `n` pairs with prompts of 2–5 tokens and different chosen/rejected completions of 2–5.
+std::vector<TokenizedPair> random_pairs(size_t n, uint64_t seed) {
+  uint64_t state = seed;
+  auto next = [&](int64_t mod) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(mod));
+  };
+  std::vector<TokenizedPair> out;
+  for (size_t i = 0; i < n; ++i) {
+    TokenizedPair p;
+    std::vector<int32_t> prompt;
+    const int plen = 2 + next(4);
+    for (int t = 0; t < plen; ++t) prompt.push_back(1 + next(47));
+    for (Sequence* s : {&p.chosen, &p.rejected}) {
+      s->ids = prompt;
+      s->prompt_len = plen;
+      const int clen = 2 + next(4);
+      for (int t = 0; t < clen; ++t) s->ids.push_back(1 + next(47));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+TrainOptions small_options(LossType type = LossType::kDpo) {
+  TrainOptions o;
+  o.loss.type = type;
+  o.batch_size = 4;
+  o.parallel = 1;
+  o.lr = 1e-2;
+  o.progress = false;
+  return o;
+}
+
+std::unique_ptr<ReferenceCache> reference_for(Trainer& t) {
+  auto cache = std::make_unique<ReferenceCache>("test");
+  t.compute_reference(t.model(), *cache);
+  return cache;
+}
+
+TEST(TrainLoop, SequenceLogpsMatchFullLogSoftmax) {
+  auto m = tiny_model();
+  auto pairs = random_pairs(3, 5);
+  std::vector<const Sequence*> seqs = {&pairs[0].chosen, &pairs[1].rejected, &pairs[2].chosen};
+  torch::NoGradGuard no_grad;
+  auto got = sequence_logps(*m, pack(seqs, torch::kCPU));
+  ASSERT_EQ(got.size(0), 3);
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    const Sequence& s = *seqs[b];
+    auto ids = torch::tensor(std::vector<int64_t>(s.ids.begin(), s.ids.end())).unsqueeze(0);
+    auto lp = m->forward(ids).log_softmax(-1)[0];  // [T,V]
+    double want = 0;
+    for (int64_t t = s.prompt_len; t < static_cast<int64_t>(s.ids.size()); ++t) {
+      want += lp[t - 1][s.ids[static_cast<size_t>(t)]].item<double>();
+    }
+    EXPECT_NEAR(got[static_cast<int64_t>(b)].item<double>(), want, 1e-4) << "row " << b;
+  }
+}
+
+TEST(TrainLoop, PaddingContributesNothing) {
+  auto m = tiny_model();
+  auto pairs = random_pairs(2, 9);
+  torch::NoGradGuard no_grad;
+  auto alone = sequence_logps(*m, pack({&pairs[0].chosen}, torch::kCPU));
+  Sequence longer = pairs[1].chosen;
+  for (int i = 0; i < 10; ++i) longer.ids.push_back(3);
+  auto padded = sequence_logps(*m, pack({&pairs[0].chosen, &longer}, torch::kCPU));
+  EXPECT_NEAR(alone[0].item<double>(), padded[0].item<double>(), 1e-5);
+}
+
+TEST(TrainLoop, DpoStartsAtLn2WithZeroRewards) {
+  for (int64_t parallel : {1, 2}) {
+    auto o = small_options();
+    o.parallel = parallel;
+    Trainer t(tiny_model(), o);
+    t.set_pairs(random_pairs(8, 3));
+    t.set_cache(reference_for(t));
+    std::map<std::string, double> m;
+    double loss = t.loss_and_grad(t.plan()[0], &m);
+    EXPECT_DOUBLE_EQ(loss, std::log(2.0)) << "parallel " << parallel;
+    EXPECT_EQ(m.at("rewards/chosen"), 0.0);
+    EXPECT_EQ(m.at("rewards/rejected"), 0.0);
+    EXPECT_EQ(m.at("rewards/margins"), 0.0);
+  }
+}
+
+// d loss / d θ against central differences on the parameters with the largest gradients.
+void check_finite_differences(LossType type) {
+  auto o = small_options(type);
+  o.loss.beta = 1.0;
+  o.loss.label_smoothing = 0.1;
+  o.loss.rpo_norm = NllNorm::kSeqMean;
+  Trainer t(tiny_model(3), o);
+  if (type == LossType::kKto) {
+    std::vector<TokenizedKto> kto;
+    auto pairs = random_pairs(4, 21);
+    for (auto& p : pairs) {
+      kto.push_back({p.chosen, true, ""});
+      kto.push_back({p.rejected, false, ""});
+    }
+    t.set_kto(kto);
+  } else {
+    t.set_pairs(random_pairs(4, 21));
+  }
+  // Reference from a different model, so the losses are away from their symmetric point.
+  auto ref = tiny_model(4);
+  auto cache = std::make_unique<ReferenceCache>("fd");
+  t.compute_reference(*ref, *cache);
+  t.set_cache(std::move(cache));
+  const auto step = t.plan()[0];
+  for (auto& p : t.trainable()) p.mutable_grad() = torch::Tensor();
+  t.loss_and_grad(step);
+  int checked = 0;
+  for (auto& p : t.trainable()) {
+    auto g = p.grad().flatten();
+    const int64_t idx = g.abs().argmax().item<int64_t>();
+    const double analytic = g[idx].item<double>();
+    if (std::abs(analytic) < 1e-3) continue;
+    const double h = 5e-3;  // fp32 model: noise ~1e-6/h vs truncation ~h²
+    auto flat = p.detach().view({-1});
+    const float orig = flat[idx].item<float>();
+    auto eval = [&](double v) {
+      torch::NoGradGuard no_grad;
+      flat[idx] = static_cast<float>(v);
+      for (auto& q : t.trainable()) q.mutable_grad() = torch::Tensor();
+      torch::AutoGradMode enable(true);
+      return t.loss_and_grad(step);
+    };
+    const double up = eval(orig + h), down = eval(orig - h);
+    {
+      torch::NoGradGuard no_grad;
+      flat[idx] = orig;
+    }
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(numeric, analytic, 0.08 * std::abs(analytic) + 3e-4)
+        << loss_type_name(type) << " parameter of shape " << p.sizes();
+    if (++checked == 6) break;
+  }
+  EXPECT_GE(checked, 3) << "too few parameters with a measurable gradient";
+}
+
+TEST(TrainLoop, GradientsMatchFiniteDifferencesDpo) { check_finite_differences(LossType::kDpo); }
+TEST(TrainLoop, GradientsMatchFiniteDifferencesCdpo) { check_finite_differences(LossType::kCdpo); }
+TEST(TrainLoop, GradientsMatchFiniteDifferencesIpo) { check_finite_differences(LossType::kIpo); }
+TEST(TrainLoop, GradientsMatchFiniteDifferencesRpo) { check_finite_differences(LossType::kRpo); }
+// (KTO is left out: its reference point z0 depends on θ but is detached by design, so the
+// analytic gradient differs from finite differences wherever z0 > 0.)
+
+TEST(TrainLoop, GradAccumulationEqualsOneLargeBatch) {
+  for (LossType type : {LossType::kDpo, LossType::kRpo}) {
+    auto pairs = random_pairs(8, 77);
+    auto grads = [&](int64_t batch, int64_t accum, int64_t parallel) {
+      auto o = small_options(type);
+      o.loss.rpo_norm = NllNorm::kPooledTokenMean;
+      o.batch_size = batch;
+      o.grad_accum = accum;
+      o.parallel = parallel;
+      Trainer t(tiny_model(5), o);
+      t.set_pairs(pairs);
+      auto ref = tiny_model(6);
+      auto cache = std::make_unique<ReferenceCache>("acc");
+      cache->fill(*ref, t.reference_sequences(), 8);
+      t.set_cache(std::move(cache));
+      EXPECT_EQ(t.plan()[0].size(), static_cast<size_t>(accum));
+      double loss = t.loss_and_grad(t.plan()[0]);
+      std::vector<torch::Tensor> g;
+      for (auto& p : t.trainable()) g.push_back(p.grad().clone());
+      return std::make_pair(loss, g);
+    };
+    auto [loss_a, ga] = grads(2, 4, 2);
+    auto [loss_b, gb] = grads(8, 1, 1);
+    EXPECT_NEAR(loss_a, loss_b, 1e-6);
+    ASSERT_EQ(ga.size(), gb.size());
+    for (size_t i = 0; i < ga.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(ga[i], gb[i], 1e-4, 1e-7)) << "parameter " << i;
+    }
+  }
+}
+
+TEST(TrainLoopSlow, SixteenPairsOverfit) {
+  auto o = small_options();
+  o.batch_size = 8;
+  o.epochs = 60;
+  o.lr = 5e-3;
+  o.loss.beta = 0.5;
+  o.scheduler = "constant";
+  o.parallel = 2;
+  Trainer t(tiny_model(8), o);
+  t.set_pairs(random_pairs(16, 11));
+  t.set_cache(reference_for(t));
+  std::map<std::string, double> first, last;
+  ASSERT_TRUE(t.run([&](int64_t step, const std::map<std::string, double>& m) {
+    if (step == 1) first = m;
+    last = m;
+  }));
+  EXPECT_NEAR(first.at("loss"), std::log(2.0), 1e-6);
+  EXPECT_EQ(last.at("rewards/accuracies"), 1.0);
+  EXPECT_LT(last.at("loss"), 0.2);
+  EXPECT_GT(last.at("rewards/margins"), first.at("rewards/margins") + 1.0);
+  // With the whole data set seen, check every pair, not only the last step's.
+  std::vector<size_t> all(16);
+  for (size_t i = 0; i < 16; ++i) all[i] = i;
+  std::map<std::string, double> m;
+  t.loss_and_grad({all}, &m);
+  EXPECT_EQ(m.at("rewards/accuracies"), 1.0);
+  EXPECT_GT(m.at("rewards/chosen"), first.at("rewards/chosen"));
+}
+
+TEST(TrainLoop, LoraMergedEqualsUnmerged) {
+  auto o = small_options();
+  o.lora_rank = 4;
+  o.lora_alpha = 8;
+  o.lr = 5e-2;
+  o.max_steps = 3;
+  Trainer t(tiny_model(12), o);
+  t.set_pairs(random_pairs(8, 13));
+  t.set_cache(reference_for(t));
+  ASSERT_EQ(t.lora()->size(), 2u * 7u);
+  // Only adapters train: the base weights must not move.
+  auto embed_before = t.model().model->embed_tokens->weight.clone();
+  for (const auto& step : t.plan()) t.train_step(step, o.lr);
+  EXPECT_TRUE(torch::equal(embed_before, t.model().model->embed_tokens->weight));
+  auto ids = torch::tensor({{1, 5, 9, 13, 2, 7}}, torch::kInt64);
+  torch::Tensor unmerged, merged;
+  {
+    torch::NoGradGuard no_grad;
+    t.lora()->apply();
+    unmerged = t.model().forward(ids);
+  }
+  t.lora()->merge();
+  {
+    torch::NoGradGuard no_grad;
+    merged = t.model().forward(ids);
+  }
+  auto base = tiny_model(12);
+  torch::NoGradGuard no_grad;
+  auto untouched = base->forward(ids);
+  EXPECT_GT((unmerged - untouched).abs().max().item<double>(), 1e-4) << "LoRA did not train";
+  EXPECT_TRUE(torch::allclose(merged, unmerged, 1e-4, 1e-5))
+      << (merged - unmerged).abs().max().item<double>();
+  // The merged weights are the registered parameters, which save_checkpoint writes.
+  auto q = t.model().named_parameters()["model.layers.0.self_attn.q_proj.weight"];
+  EXPECT_FALSE(torch::equal(q, base->named_parameters()["model.layers.0.self_attn.q_proj.weight"]));
+}
+
+TEST(TrainLoop, SavedCheckpointReloadsToIdenticalLogits) {
+  auto o = small_options();
+  o.max_steps = 2;
+  Trainer t(tiny_model(14), o);
+  t.set_pairs(random_pairs(8, 15));
+  t.set_cache(reference_for(t));
+  ASSERT_TRUE(t.run({}));
+  auto dir = fs::temp_directory_path() / ("dstc_trainer_ckpt_" + std::to_string(::getpid()));
+  ASSERT_TRUE(generator::save_checkpoint(t.model(), dir.string()));
+  auto loaded = generator::load_causal_lm(dir.string());
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  auto ids = torch::tensor({{3, 1, 4, 1, 5, 9, 2, 6}}, torch::kInt64);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(t.model().forward(ids), (*loaded)->forward(ids)));
+  fs::remove_all(dir);
+}
+
+TEST(TrainLoop, SchedulesFollowTransformers) {
+  // get_linear_schedule_with_warmup(warmup 2, total 10): 0, .5, 1, then down to 1/8.
+  EXPECT_DOUBLE_EQ(schedule_lr("linear", 1.0, 0, 10, 2), 0.0);
+  EXPECT_DOUBLE_EQ(schedule_lr("linear", 1.0, 1, 10, 2), 0.5);
+  EXPECT_DOUBLE_EQ(schedule_lr("linear", 1.0, 2, 10, 2), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_lr("linear", 1.0, 9, 10, 2), 1.0 / 8.0);
+  EXPECT_NEAR(schedule_lr("cosine", 1.0, 6, 10, 2), 0.5, 1e-12);
+  EXPECT_DOUBLE_EQ(schedule_lr("constant", 2.0, 7, 10, 2), 2.0);
+}
+
+TEST(TrainLoop, PlanCoversEveryExampleOncePerEpoch) {
+  auto plan = plan_steps(10, 2, 3, 2, true, 1, -1);
+  ASSERT_EQ(plan.size(), 4u);  // ceil(10 / 6) per epoch
+  std::vector<int> seen(10, 0);
+  for (size_t s = 0; s < 2; ++s) {
+    for (const auto& micro : plan[s]) {
+      for (size_t i : micro) ++seen[i];
+    }
+  }
+  for (int c : seen) EXPECT_EQ(c, 1);
+  EXPECT_EQ(plan_steps(10, 2, 3, 2, true, 1, 3).size(), 3u);
+}
+
+}  // namespace
+}  // namespace dstc::trainer
