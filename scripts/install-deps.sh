@@ -18,6 +18,8 @@ packages=(
   libutf8proc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # PyTorch-eager baseline of `dstc bench train` (scripts/bench_train_reference.py)
+  python3-torch
   # the sandbox's interpreter and the libraries benchmark programs import
   python3 python3-numpy python3-pandas
   # the sandbox zygote embeds /usr/bin/python3's CPython
