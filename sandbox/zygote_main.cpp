@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -104,7 +105,8 @@ struct HostState {
 
 Config g_cfg;
 HostState g_host;
-char g_nonce[33];  // per run, in the program's memory only (never a Python object)
+char g_nonce[33];       // per run, in the program's memory only (never a Python object)
+std::string g_workdir;  // without a mount namespace: the run's directory under the host /tmp
 
 // ---------------------------------------------------------------- small helpers
 
@@ -481,6 +483,7 @@ void set_limit(int resource, rlim_t value) {
   }
 
   char kind = 'p';
+  int exit_code = 0;  // what `python3 main.py` would have exited with
   std::string type_name, message;
   PyObject* code =
       Py_CompileStringExFlags(program.c_str(), "/tmp/main.py", Py_file_input, nullptr, -1);
@@ -504,7 +507,14 @@ void set_limit(int resource, rlim_t value) {
       }
       PyErr_Clear();
     }
+    exit_code = 1;
     if (type && PyErr_GivenExceptionMatches(type, PyExc_SystemExit)) {
+      if (PyObject* code = value ? PyObject_GetAttrString(value, "code") : nullptr) {
+        if (code == Py_None) exit_code = 0;
+        if (PyLong_Check(code)) exit_code = static_cast<int>(PyLong_AsLong(code)) & 0xFF;
+        Py_DECREF(code);
+      }
+      PyErr_Clear();
       // PyErr_Print would exit the process on SystemExit; print it ourselves.
       std::string line = "SystemExit: " + message + "\n";
       PySys_WriteStderr("%s", line.c_str());
@@ -533,7 +543,7 @@ void set_limit(int resource, rlim_t value) {
   std::string record =
       std::string("DSTC") + g_nonce + " " + kind + "\n" + type_name + "\n" + message;
   (void)!write(kResultFd, record.data(), record.size());
-  _exit(0);
+  _exit(exit_code);
 }
 
 // Exec path: the same contract in a fresh interpreter. Weaker: the nonce is a Python
@@ -544,12 +554,15 @@ n = os.read(4, 64).decode(); os.close(4)
 src = open('/tmp/main.py', encoding='utf-8', errors='replace').read()
 sys.argv = ['/tmp/main.py']; sys.path[0:0] = ['/tmp']
 g = {'__name__': '__main__', '__file__': '/tmp/main.py', '__builtins__': __builtins__}
-kind, t, m = 'p', '', ''
+kind, t, m, rc = 'p', '', '', 0
 try:
     exec(compile(src, '/tmp/main.py', 'exec'), g)
 except BaseException as e:
     kind = 'a' if isinstance(e, AssertionError) else 'm' if isinstance(e, MemoryError) else 'e'
     t = type(e).__name__
+    rc = 1
+    if isinstance(e, SystemExit):
+        rc = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
     try: m = str(e)
     except BaseException: m = ''
     if isinstance(e, SystemExit): sys.stderr.write('SystemExit: %s\n' % m)
@@ -561,7 +574,7 @@ for s in (sys.stdout, sys.stderr):
     try: s.flush()
     except BaseException: pass
 os.write(3, ('DSTC%s %s\n%s\n%s' % (n, kind, t[:200], m[-2000:])).encode('utf-8', 'replace'))
-os._exit(0)
+os._exit(rc & 0xFF)
 )PY";
 
 [[noreturn]] void program_process(const proto::RunRequest& req, const std::string& program,
@@ -577,13 +590,7 @@ os._exit(0)
   fcntl(kSyncFd, F_SETFD, FD_CLOEXEC);
   if (setsid() < 0) die_setup(errno_text("setsid"));
 
-  const bool private_tmp = g_host.ns_flags & CLONE_NEWNS;
-  std::string workdir = "/tmp";
-  if (!private_tmp) {
-    char tmpl[] = "/tmp/dstc-run-XXXXXX";
-    if (!mkdtemp(tmpl)) die_setup(errno_text("mkdtemp"));
-    workdir = tmpl;
-  }
+  const std::string workdir = g_workdir.empty() ? "/tmp" : g_workdir;
   if (chdir(workdir.c_str()) != 0) die_setup(errno_text("chdir " + workdir));
   {
     int fd = open("main.py", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -854,6 +861,14 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     stdin_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (stdin_fd < 0) sandbox_error(errno_text("open /dev/null"));
   }
+  if (!(g_host.ns_flags & CLONE_NEWNS)) {
+    char tmpl[] = "/tmp/dstc-run-XXXXXX";
+    if (!mkdtemp(tmpl)) sandbox_error(errno_text("mkdtemp"));
+    g_workdir = tmpl;
+    if (g_host.root && chown(tmpl, g_cfg.uid_base + req.slot, g_cfg.uid_base + req.slot) != 0) {
+      sandbox_error(errno_text("chown " + g_workdir));
+    }
+  }
   const int ns =
       g_host.ns_flags & (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS);
   if (ns && unshare(ns) != 0) sandbox_error(errno_text("unshare"));
@@ -913,6 +928,7 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     if (!exited) add(pidfd, POLLIN);
     add(chan, POLLRDHUP);
     bool streams_open = cap_out.fd >= 0 || cap_err.fd >= 0 || cap_res.fd >= 0 || sync_fd >= 0;
+    if (pidfd < 0 && !streams_open) exited = true;  // no pidfd: EOF everywhere means the end
     if (exited && !streams_open) break;
     int64_t wait_ms = exited ? 1000 : std::max<int64_t>(0, (deadline - now_us()) / 1000 + 1);
     // With cpuacct, wake every 50 ms to enforce the CPU limit over the whole run.
@@ -987,6 +1003,12 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
   const int64_t wall = now_us() - start;
   if (g_host.ns_flags & CLONE_NEWNS) {
     umount2("/tmp", MNT_DETACH);  // free the run's tmpfs now, not when we exit
+  } else if (!g_workdir.empty()) {
+    // No symlink is followed (FTW_PHYS) and every process of the run is gone.
+    nftw(
+        g_workdir.c_str(),
+        [](const char* path, const struct stat*, int, FTW*) { return remove(path) == 0 ? 0 : 0; },
+        16, FTW_DEPTH | FTW_PHYS);
   }
 
   resp.wall_us = wall;

@@ -491,6 +491,7 @@ TEST_F(SandboxIntegration, G60ForgedVerdictTextChangesNothing) {
           "assert False, 'really failed'\n");
   EXPECT_VERDICT(v, Status::kFailed);
   EXPECT_EQ(v.error_message, "really failed");
+  EXPECT_EQ(v.exit_code, 1);
 }
 
 TEST_F(SandboxIntegration, G61FdGamesStillCapturedAndJudged) {
@@ -507,6 +508,7 @@ TEST_F(SandboxIntegration, HEarlyExitsAndForgedRecordsNeverPass) {
   Verdict b = run("import sys\nsys.exit(0)\nassert False\n");
   EXPECT_VERDICT(b, Status::kError);
   EXPECT_EQ(b.error_type, "SystemExit");
+  EXPECT_EQ(b.exit_code, 0);
   Verdict c =
       run("import os\n"
           "for fd in range(3, 64):\n"
