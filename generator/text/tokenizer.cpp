@@ -370,7 +370,39 @@ Result<Tokenizer> Tokenizer::from_file(const std::string& path) {
       return fail(std::move(s).error().context(config.string()));
     }
   }
+  fs::path generation = fs::path(file).parent_path() / "generation_config.json";
+  if (fs::exists(generation, ec)) {
+    DSTC_TRY(std::string gen_text, read_file(generation.string()));
+    DSTC_TRY(Json gen_json, parse_json(gen_text, generation.string()));
+    if (auto s = tok->apply_generation_config(gen_json); !s) {
+      return fail(std::move(s).error().context(generation.string()));
+    }
+  }
   return tok;
+}
+
+Status Tokenizer::apply_generation_config(const Json& config) {
+  auto it = config.find("eos_token_id");
+  if (it == config.end() || it->is_null()) return {};
+  std::vector<Json> values = it->is_array() ? it->get<std::vector<Json>>() : std::vector<Json>{*it};
+  for (const Json& v : values) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= vocab_size()) {
+      return fail(ErrorCode::kCorrupt, "eos_token_id " + v.dump() +
+                                           " is not a token id of this tokenizer (vocab size " +
+                                           std::to_string(vocab_size()) + ")");
+    }
+    generation_eos_.push_back(v.get<int32_t>());
+  }
+  return {};
+}
+
+std::vector<int32_t> Tokenizer::stop_ids() const {
+  std::vector<int32_t> ids;
+  if (eos_id_) ids.push_back(*eos_id_);
+  for (int32_t id : generation_eos_) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  return ids;
 }
 
 Result<Tokenizer> Tokenizer::from_json_text(std::string_view json_text, std::string_view source) {

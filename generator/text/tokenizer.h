@@ -88,6 +88,11 @@ class Tokenizer {
   std::optional<int32_t> eos_id() const { return eos_id_; }
   std::optional<int32_t> bos_id() const { return bos_id_; }
   std::optional<int32_t> pad_id() const { return pad_id_; }
+  // Ids that end generation: eos_id() plus every `eos_token_id` (a number or a list) of
+  // a generation_config.json beside the tokenizer, without duplicates.
+  std::vector<int32_t> stop_ids() const;
+  // Applies a generation_config.json object (its eos_token_id).
+  Status apply_generation_config(const Json& config);
   // The Jinja chat template string from tokenizer_config.json, empty if none.
   const std::string& chat_template() const { return chat_template_; }
 
@@ -105,6 +110,7 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
   std::vector<AddedToken> added_;
   std::optional<int32_t> eos_id_, bos_id_, pad_id_;
+  std::vector<int32_t> generation_eos_;
   std::string chat_template_;
 
   static Result<Tokenizer> from_json(const Json& root, std::string_view source);

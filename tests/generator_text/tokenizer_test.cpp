@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -377,6 +378,31 @@ TEST(Tokenizer, MalformedFieldsAreErrorsNotCrashes) {
   EXPECT_FALSE(tok.apply_config(Json{{"eos_token", "<missing>"}}));
   EXPECT_FALSE(tok.apply_config(Json{{"eos_token", 5}}));
   EXPECT_FALSE(tok.apply_config(Json{{"chat_template", Json::array({{{"name", 3}}})}}));
+}
+
+}  // namespace
+}  // namespace dstc::generator
+
+namespace dstc::generator {
+namespace {
+
+TEST(Tokenizer, StopIdsJoinEosAndGenerationConfig) {
+  Json j = synthetic(kMerges);
+  j["added_tokens"] = Json::array({{{"id", 300}, {"content", "<|endoftext|>"}, {"special", true}},
+                                   {{"id", 301}, {"content", "<|eot|>"}, {"special", true}}});
+  std::string dir = testing::TempDir() + "/stop_ids";
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(write_file_atomic(dir + "/tokenizer.json", j.dump()));
+  ASSERT_TRUE(
+      write_file_atomic(dir + "/generation_config.json", R"({"eos_token_id": [301, 300]})"));
+  auto tok = Tokenizer::from_file(dir);
+  ASSERT_TRUE(tok) << tok.error().message();
+  EXPECT_EQ(tok->eos_id(), 300);  // guessed from the name: no tokenizer_config.json
+  EXPECT_EQ(tok->stop_ids(), (std::vector<int32_t>{300, 301}));
+  ASSERT_TRUE(write_file_atomic(dir + "/generation_config.json", R"({"eos_token_id": 9999})"));
+  auto bad = Tokenizer::from_file(dir);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("generation_config.json"), std::string::npos);
 }
 
 }  // namespace
