@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/log.h"
@@ -117,6 +118,8 @@ struct Sandbox::Impl {
   std::string helper;
   std::mutex zygotes_mutex;
   std::map<std::string, std::shared_ptr<Zygote>> zygotes;
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::optional<Error>>>
+      start_failures;
 
   std::mutex slot_mutex;
   std::condition_variable slot_cv;
@@ -180,9 +183,19 @@ struct Sandbox::Impl {
     auto it = zygotes.find(profile.name);
     if (it != zygotes.end() && !restart) return it->second;
     if (it != zygotes.end() && restart && it->second->alive()) return it->second;
-    DSTC_TRY(auto z, start_zygote(profile));
-    zygotes[profile.name] = z;
-    return z;
+    // A helper that cannot start is not retried for every job of a batch.
+    auto& last = start_failures[profile.name];
+    if (last.second && std::chrono::steady_clock::now() - last.first < std::chrono::seconds(5)) {
+      return fail(*last.second);
+    }
+    auto z = start_zygote(profile);
+    if (!z) {
+      last = {std::chrono::steady_clock::now(), z.error()};
+      return fail(z.error());
+    }
+    last.second.reset();
+    zygotes[profile.name] = *z;
+    return *z;
   }
 
   size_t acquire_slot() {
