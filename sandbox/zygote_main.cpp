@@ -454,9 +454,11 @@ void set_limit(int resource, rlim_t value) {
 // Runs the source in the forked interpreter and reports on kResultFd. Never returns.
 [[noreturn]] void run_embedded(const std::string& program) {
   PyOS_AfterFork_Child();
+  // Tracebacks read source lines from this file (the C traceback printer reads the disk).
+  const std::string main_path = (g_workdir.empty() ? "/tmp" : g_workdir) + "/main.py";
   PyObject* main_module = PyImport_AddModule("__main__");
   PyObject* globals = PyModule_GetDict(main_module);
-  PyObject* file = PyUnicode_FromString("/tmp/main.py");
+  PyObject* file = PyUnicode_FromString(main_path.c_str());
   PyDict_SetItemString(globals, "__file__", file);
   Py_XDECREF(file);
   // linecache gets the source so tracebacks show lines without reading the file again.
@@ -471,8 +473,8 @@ void set_limit(int resource, rlim_t value) {
     PyObject* lines = lines_src ? PyUnicode_Splitlines(lines_src, 1) : nullptr;
     if (cache && lines) {
       PyObject* entry =
-          Py_BuildValue("(nOOs)", (Py_ssize_t)program.size(), Py_None, lines, "/tmp/main.py");
-      if (entry) PyDict_SetItemString(cache, "/tmp/main.py", entry);
+          Py_BuildValue("(nOOs)", (Py_ssize_t)program.size(), Py_None, lines, main_path.c_str());
+      if (entry) PyDict_SetItemString(cache, main_path.c_str(), entry);
       Py_XDECREF(entry);
     }
     Py_XDECREF(lines);
@@ -486,7 +488,7 @@ void set_limit(int resource, rlim_t value) {
   int exit_code = 0;  // what `python3 main.py` would have exited with
   std::string type_name, message;
   PyObject* code =
-      Py_CompileStringExFlags(program.c_str(), "/tmp/main.py", Py_file_input, nullptr, -1);
+      Py_CompileStringExFlags(program.c_str(), main_path.c_str(), Py_file_input, nullptr, -1);
   PyObject* result = code ? PyEval_EvalCode(code, globals, globals) : nullptr;
   if (result == nullptr) {
     PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
