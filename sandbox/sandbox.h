@@ -51,7 +51,7 @@ Result<Status> status_from_name(std::string_view name);
 struct Limits {
   double wall_seconds = 10.0;      // from outside, SIGKILL
   double cpu_seconds = 10.0;       // summed over threads and children (cgroup/rusage)
-  int64_t memory_mb = 512;         // cgroup memory limit; RLIMIT_AS gets as_factor × this
+  int64_t memory_mb = 512;         // cgroup memory limit of the whole run (OOM kill → memory)
   int64_t address_space_mb = 0;    // RLIMIT_AS per process; 0 = no RLIMIT_AS
   int64_t max_processes = 1;       // pids cap (processes + threads) of the run
   int64_t output_bytes = 1 << 20;  // captured bytes per stream; more → output_limit
