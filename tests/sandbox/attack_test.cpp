@@ -187,7 +187,11 @@ TEST_F(SandboxIntegration, C25KillingTheSupervisorKillsTheRun) {
   closedir(d);
   ASSERT_GT(zygote, 0);
   std::thread killer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // Wait until the run's program is alive (a process with a run uid), then kill.
+    for (int i = 0; i < 1000 && leftover_processes() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     kill(zygote, SIGKILL);
   });
   // A zygote serves one profile; kill the strict one while a strict job sleeps.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "common/file.h"
@@ -34,6 +35,9 @@ class SandboxCliIntegration : public ::testing::Test {
     if (!is_root()) GTEST_SKIP() << "needs root";
     dir_ = "/tmp/dstc-cli-test-" + std::to_string(getpid());
     mkdir(dir_.c_str(), 0755);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   std::string write(const std::string& name, const std::string& text) {
     std::string path = dir_ + "/" + name;

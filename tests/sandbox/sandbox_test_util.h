@@ -72,12 +72,14 @@ inline bool is_root() { return geteuid() == 0; }
 // sandbox still answers.
 inline void expect_host_intact() {
   EXPECT_EQ(leftover_processes(), 0);
-  static const std::string canary = "/tmp/dstc-sandbox-canary-" + std::to_string(getpid());
-  static bool made = [] {
-    std::ofstream(canary) << "canary";
-    return true;
-  }();
-  (void)made;
+  // A file on the host the runs must not be able to change; removed at exit.
+  struct Canary {
+    std::string path = "/tmp/dstc-sandbox-canary-" + std::to_string(getpid());
+    Canary() { std::ofstream(path) << "canary"; }
+    ~Canary() { unlink(path.c_str()); }
+  };
+  static const Canary canary_file;
+  const std::string& canary = canary_file.path;
   std::ifstream in(canary);
   std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(text, "canary");
