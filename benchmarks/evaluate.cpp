@@ -22,7 +22,7 @@ using sandbox::Verdict;
 namespace sb = dstc::sandbox;
 
 // Bumped whenever the ground-truth program changes what it records.
-constexpr const char* kGroundTruthFormat = "gt3";
+constexpr const char* kGroundTruthFormat = "gt4";
 // Interpreter start and imports, on top of the per-input limits.
 constexpr double kStartupSlack = 2.0;
 
@@ -104,6 +104,7 @@ GroundTruth parse_ground_truth(const Verdict& v, size_t expected_count) {
     return gt;
   }
   for (const auto& t : *times) gt.seconds.push_back(t.get<double>());
+  gt.wall_seconds = static_cast<double>(v.wall_ms) / 1000.0;
   gt.blob = rest.substr(sp + 2);
   while (!gt.blob.empty() && std::isspace(static_cast<unsigned char>(gt.blob.back()))) {
     gt.blob.pop_back();
@@ -112,7 +113,8 @@ GroundTruth parse_ground_truth(const Verdict& v, size_t expected_count) {
 }
 
 Json gt_to_json(const GroundTruth& g) {
-  return Json{{"blob", g.blob}, {"seconds", g.seconds}, {"error", g.error}};
+  return Json{
+      {"blob", g.blob}, {"seconds", g.seconds}, {"wall", g.wall_seconds}, {"error", g.error}};
 }
 
 GroundTruth gt_from_json(const Json& j) {
@@ -120,6 +122,7 @@ GroundTruth gt_from_json(const Json& j) {
   g.blob = j.value("blob", "");
   g.error = j.value("error", "");
   if (j.contains("seconds")) g.seconds = j["seconds"].get<std::vector<double>>();
+  g.wall_seconds = j.value("wall", 0.0);
   return g;
 }
 
@@ -129,10 +132,17 @@ std::vector<double> time_limits(const GroundTruth& gt, const EvalOptions& o) {
   return out;
 }
 
-double job_timeout(const std::vector<double>& limits, const EvalOptions& o) {
-  double sum = 0;
+// EvalPlus: min(EVALPLUS_TIMEOUT_PER_TASK, sum of limits) + 1. Never below twice the
+// canonical solution's own time, so a task whose canonical run alone exceeds the cap on
+// this host (Mbpp/599: ~70 s here) does not fail its own canonical solution.
+double job_timeout(const GroundTruth& gt, const std::vector<double>& limits, const EvalOptions& o) {
+  double sum = 0, canonical = 0;
   for (double l : limits) sum += l;
-  return std::min(o.evalplus_task_timeout, sum) + 1.0 + kStartupSlack;
+  for (double t : gt.seconds) canonical += t;
+  // The check repeats the canonical run's work (outputs, digests of large ones): give it
+  // twice what the whole canonical program took as well.
+  canonical = std::max(canonical, gt.wall_seconds);
+  return std::max(std::min(o.evalplus_task_timeout, sum), 2.0 * canonical) + 1.0 + kStartupSlack;
 }
 
 // BigCodeBench: which of the tasks' libraries fail to import in the sandbox.
@@ -359,7 +369,7 @@ Result<EvalReport> evaluate(const Dataset& ds, const std::vector<Sample>& sample
             Job job;
             job.id = id + (p ? "/plus" : "/base");
             job.program = evalplus_check_program(ds.benchmark, t, p, sol, gt.blob, limits);
-            job.timeout_seconds = job_timeout(limits, options);
+            job.timeout_seconds = job_timeout(gt, limits, options);
             job.memory_mb = options.evalplus_memory_mb;
             jobs.push_back(std::move(job));
             refs.push_back({i, j, p});

@@ -117,6 +117,7 @@ std::string format_summary(const EvalReport& report);
 struct GroundTruth {
   std::string blob;             // base64(zlib(pickle(list of outputs)))
   std::vector<double> seconds;  // canonical time per input
+  double wall_seconds = 0;      // the whole canonical run (with digesting), 0 if unknown
   std::string error;            // non-empty: the canonical run failed (why)
 };
 

@@ -127,29 +127,43 @@ def _dstc_close(a, b, rtol, atol):
 # strings, lists, dicts, sets) coincide, so `out == exp` keeps its meaning for them.
 _DSTC_DIGEST = "\x00dstc-digest"
 
-def _dstc_norm(x):
-    # Integers as hex: linear time, unlike repr of a huge int.
-    if isinstance(x, bool):
-        return hex(int(x))
-    if isinstance(x, int):
-        return hex(int(x))
-    if isinstance(x, float):
-        return hex(int(x)) if x.is_integer() else x
-    if isinstance(x, str):
-        return str(x)
-    if isinstance(x, list):
-        return ("L", [_dstc_norm(i) for i in x])
-    if isinstance(x, tuple):
-        return ("T", tuple(_dstc_norm(i) for i in x))
-    if isinstance(x, dict):
-        return ("D", sorted((repr(_dstc_norm(k)), _dstc_norm(v)) for k, v in x.items()))
-    if isinstance(x, (set, frozenset)):
-        return ("S", sorted(repr(_dstc_norm(i)) for i in x))
-    return ("O", type(x).__name__, repr(x))
-
 def _dstc_digest(x):
+    # Streams a normal form into sha256 without building it: outputs may be gigabytes.
     import hashlib
-    return hashlib.sha256(repr(_dstc_norm(x)).encode("utf-8", "replace")).hexdigest()
+    h = hashlib.sha256()
+    def feed(v):
+        if isinstance(v, (bool, int)) or (isinstance(v, float) and v.is_integer()):
+            h.update(b"i" + hex(int(v)).encode() + b";")  # hex: linear time on huge ints
+        elif isinstance(v, float):
+            h.update(b"f" + repr(v).encode() + b";")
+        elif isinstance(v, str):
+            b = v.encode("utf-8", "surrogatepass")
+            h.update(b"s%d:" % len(b))
+            h.update(b)
+        elif isinstance(v, (list, tuple)):
+            h.update((b"L%d[" if isinstance(v, list) else b"T%d[") % len(v))
+            for i in v:
+                feed(i)
+            h.update(b"]")
+        elif isinstance(v, dict):
+            h.update(b"D[" + ",".join(sorted(_dstc_digest(k) + _dstc_digest(w)
+                                               for k, w in v.items())).encode() + b"]")
+        elif isinstance(v, (set, frozenset)):
+            h.update(b"S[" + ",".join(sorted(_dstc_digest(i) for i in v)).encode() + b"]")
+        else:
+            h.update(b"O" + type(v).__name__.encode() + b":" + repr(v).encode("utf-8", "replace"))
+    feed(x)
+    return h.hexdigest()
+
+def _dstc_is_big(x):
+    # Cheap test first: pickling a gigabyte just to measure it would double the memory.
+    if isinstance(x, (str, bytes, list, tuple, dict, set, frozenset)) and len(x) > 4096:
+        return True
+    try:
+        import pickle
+        return len(pickle.dumps(x, 4)) > 16384
+    except Exception:
+        return True
 
 def _dstc_is_digest(e):
     return type(e) is tuple and len(e) == 2 and e[0] == _DSTC_DIGEST
@@ -267,21 +281,15 @@ for _dstc_inp in _dstc_inputs:
         _dstc_t0 = _dstc_time.perf_counter()
         _dstc_out = _dstc_fn(*_dstc_args)
         _dstc_times.append(_dstc_time.perf_counter() - _dstc_t0)
-    _dstc_outs.append(_dstc_out)
+    _dstc_outs.append((_DSTC_DIGEST, _dstc_digest(_dstc_out)) if _dstc_is_big(_dstc_out) else _dstc_out)
+    del _dstc_out
 )PY";
   if (b == Benchmark::kMbppPlus) {
     p += "if " + py_str(task.entry_point) +
          " in _DSTC_NOT_NONE:\n    _dstc_outs = [o is not None for o in _dstc_outs]\n";
   }
   p +=
-      R"PY(for _dstc_i, _dstc_o in enumerate(_dstc_outs):
-    try:
-        _dstc_size = len(_dstc_pickle.dumps(_dstc_o, 4))
-    except Exception:
-        _dstc_size = 1 << 30
-    if _dstc_size > 16384:
-        _dstc_outs[_dstc_i] = (_DSTC_DIGEST, _dstc_digest(_dstc_o))
-_dstc_blob = _dstc_b64.b64encode(_dstc_zlib.compress(_dstc_pickle.dumps(_dstc_outs, 4), 6)).decode()
+      R"PY(_dstc_blob = _dstc_b64.b64encode(_dstc_zlib.compress(_dstc_pickle.dumps(_dstc_outs, 4), 6)).decode()
 _dstc_sys.stdout.write("DSTC-GT " + _dstc_json.dumps(_dstc_times) + " " + _dstc_blob + "\n")
 )PY";
   return p;
