@@ -220,7 +220,7 @@ TEST(ServiceIntegration, RealBinaryRefusesNonLoopbackWithoutToken) {
   EXPECT_EQ(WEXITSTATUS(status), 2);  // a usage error
 }
 
-// Bounded load: at most 3000 requests (fewer if 60 s pass), 32 concurrent clients,
+// Bounded load: at most 2000 requests (fewer if 40 s pass), 32 concurrent clients,
 // against 2 workers. Zero 5xx; the server's fds, child processes and sandbox dirs are
 // back to their numbers from before.
 TEST(ServiceSlow, LoadLeavesNoLeaks) {
@@ -275,7 +275,7 @@ TEST(ServiceSlow, LoadLeavesNoLeaks) {
     before = census();
     return before == census();
   }));
-  auto result = load(3000, 32, std::chrono::seconds(60));
+  auto result = load(2000, 32, std::chrono::seconds(40));
   EXPECT_EQ(result[1], 0) << "5xx answers";
   EXPECT_EQ(result[2], 0) << "failed or non-200 requests";
   EXPECT_EQ(result[3], 0) << "verdicts other than passed";
