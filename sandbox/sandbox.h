@@ -122,7 +122,9 @@ struct Layer {
 };
 
 struct SandboxOptions {
-  std::string python = "/usr/bin/python3";  // interpreter for the exec path
+  // Must exist; the helper embeds and execs this interpreter (/usr/bin/python3 only, for
+  // now: the embedded libpython is the system one).
+  std::string python = "/usr/bin/python3";
   // The helper executable (dstc-sandbox-zygote). Empty: $DSTC_SANDBOX_HELPER, then next
   // to the running executable, then the path it was built at.
   std::string helper;
