@@ -98,6 +98,7 @@ struct RemoteExecutor::Impl {
     c->set_read_timeout(rs, ru);
     c->set_write_timeout(rs, ru);
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);  // requests go out as headers + body: no Nagle delay
     return c;
   }
 

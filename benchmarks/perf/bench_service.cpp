@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
         [&] {
           auto c = std::make_unique<httplib::Client>(url);
           c->set_keep_alive(true);
+          c->set_tcp_nodelay(true);
           c->set_read_timeout(120, 0);
           return c;
         },
