@@ -145,11 +145,56 @@ double job_timeout(const GroundTruth& gt, const std::vector<double>& limits, con
   return std::max(std::min(o.evalplus_task_timeout, sum), 2.0 * canonical) + 1.0 + kStartupSlack;
 }
 
+// The modules a BigCodeBench task needs: its `libs` plus the top-level modules its prompt
+// and its test import (tests use faker, requests_mock, ... that `libs` does not name).
+std::vector<std::string> task_modules(const Task& t) {
+  std::set<std::string> mods(t.libs.begin(), t.libs.end());
+  for (const std::string* src : {&t.prompt, &t.canonical, &t.test}) {
+    size_t pos = 0;
+    while (pos < src->size()) {
+      size_t nl = src->find('\n', pos);
+      if (nl == std::string::npos) nl = src->size();
+      std::string line = src->substr(pos, nl - pos);
+      pos = nl + 1;
+      size_t a = line.find_first_not_of(" \t");
+      if (a == std::string::npos) continue;
+      line = line.substr(a);
+      std::string rest;
+      if (line.rfind("import ", 0) == 0) {
+        rest = line.substr(7);
+      } else if (line.rfind("from ", 0) == 0) {
+        rest = line.substr(5);
+        rest = rest.substr(0, rest.find(" import"));
+      } else {
+        continue;
+      }
+      // "a.b as c, d" -> a, d
+      size_t start = 0;
+      while (start < rest.size()) {
+        size_t comma = rest.find(',', start);
+        std::string item =
+            rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? rest.size() : comma + 1;
+        size_t b = item.find_first_not_of(" (");
+        if (b == std::string::npos) continue;
+        size_t e = b;
+        while (e < item.size() &&
+               (std::isalnum(static_cast<unsigned char>(item[e])) || item[e] == '_'))
+          ++e;
+        if (e > b && item[b] != '.') mods.insert(item.substr(b, e - b));
+      }
+    }
+  }
+  return {mods.begin(), mods.end()};
+}
+
 // BigCodeBench: which of the tasks' libraries fail to import in the sandbox.
 Result<std::set<std::string>> missing_libraries(const std::vector<const Task*>& tasks,
                                                 sb::Sandbox& sandbox, int64_t* runs) {
   std::set<std::string> all;
-  for (const Task* t : tasks) all.insert(t->libs.begin(), t->libs.end());
+  for (const Task* t : tasks) {
+    for (const auto& m : task_modules(*t)) all.insert(m);
+  }
   Job job;
   job.id = "bigcodebench-libs";
   job.program = missing_libs_program(std::vector<std::string>(all.begin(), all.end()));
@@ -283,7 +328,7 @@ Result<EvalReport> evaluate(const Dataset& ds, const std::vector<Sample>& sample
     DSTC_TRY(auto missing, missing_libraries(tasks, sandbox, &report.programs_run));
     for (size_t i = 0; i < tasks.size(); ++i) {
       std::string names;
-      for (const auto& lib : tasks[i]->libs) {
+      for (const auto& lib : task_modules(*tasks[i])) {
         if (missing.count(lib)) names += (names.empty() ? "" : ", ") + lib;
       }
       if (!names.empty()) {
