@@ -159,12 +159,20 @@ std::vector<std::string> task_modules(const Task& t) {
       size_t a = line.find_first_not_of(" \t");
       if (a == std::string::npos) continue;
       line = line.substr(a);
+      // Only statement-shaped lines: docstrings say "from 0 to 1" or "import it".
       std::string rest;
       if (line.rfind("import ", 0) == 0) {
         rest = line.substr(7);
-      } else if (line.rfind("from ", 0) == 0) {
+        bool ok = true;
+        for (char c : rest) {
+          ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
+                      c == ',' || c == ' ' || c == '\r');
+        }
+        if (!ok) continue;
+      } else if (line.rfind("from ", 0) == 0 && line.find(" import ") != std::string::npos) {
         rest = line.substr(5);
         rest = rest.substr(0, rest.find(" import"));
+        if (rest.find(' ') != std::string::npos) continue;
       } else {
         continue;
       }
@@ -181,7 +189,9 @@ std::vector<std::string> task_modules(const Task& t) {
         while (e < item.size() &&
                (std::isalnum(static_cast<unsigned char>(item[e])) || item[e] == '_'))
           ++e;
-        if (e > b && item[b] != '.') mods.insert(item.substr(b, e - b));
+        if (e > b && (std::isalpha(static_cast<unsigned char>(item[b])) || item[b] == '_')) {
+          mods.insert(item.substr(b, e - b));
+        }
       }
     }
   }
