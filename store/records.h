@@ -44,6 +44,12 @@ struct Sample {
   SamplingInfo sampling;
 };
 
+// Pseudo indices of executions that are not code_j ⊕ test_k cells: code_j against the
+// hidden ground-truth tests (pair audit, pass@J headroom), and the canonical solution
+// against test_k (self-test validity).
+inline constexpr uint32_t kHiddenTestIndex = 99999999;
+inline constexpr uint32_t kCanonicalCodeIndex = 99999998;
+
 // One verdict of the sandbox for code_j ⊕ test_k.
 struct Execution {
   uint32_t round = 0;

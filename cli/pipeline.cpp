@@ -1,0 +1,567 @@
+// `dstc run`: the round loop. Every stage reads its input from the run store and
+// commits its output per unit (one prompt, one training run), so a killed run resumes
+// at the first unit that is not done, and a resumed run produces exactly the records of
+// an uninterrupted one: sampling seeds depend on (run seed, round, fixed chunk of
+// prompts), never on how far a previous attempt got.
+#include "cli/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "cli/pipeline_model.h"
+#include "cli/pipeline_tasks.h"
+#include "cli/report.h"
+#include "common/file.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "sandbox/sandbox.h"
+#include "selector/selector.h"
+#include "store/store.h"
+
+namespace dstc::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kEvalBenchmark = "toy-eval";
+// Prompts sampled together. Fixed, so that a chunk's seed — and its samples — are the
+// same whether or not an earlier attempt already committed part of it.
+constexpr size_t kChunk = 16;
+// Prompts whose programs go to the sandbox together (then committed one by one).
+constexpr size_t kExecuteChunk = 8;
+
+struct Run {
+  RunConfig config;
+  PipelineOptions options;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<sandbox::Sandbox> sandbox;
+  std::vector<PipelineTask> eval_tasks;
+  std::shared_ptr<spdlog::logger> log;
+
+  std::string model_dir(uint32_t round) const {
+    if (round == 0) return resolve_path(config.model.path);
+    return (fs::path(options.run_dir) / ("round-" + std::to_string(round - 1)) / "model").string();
+  }
+  std::string resolve_path(const std::string& p) const {
+    if (p.empty() || fs::path(p).is_absolute()) return p;
+    return (fs::path(config.base_dir) / p).lexically_normal().string();
+  }
+  uint64_t seed_for(uint32_t round, const char* stage, size_t chunk) const {
+    std::string key = std::to_string(config.run.seed) + "/" + std::to_string(round) + "/" +
+                      stage + "/" + std::to_string(chunk);
+    return fnv1a64(key);
+  }
+};
+
+// Accumulates a stage's wall time in the store (meta "timing/<round>/<stage>").
+Status add_timing(Run& run, uint32_t round, const std::string& stage, double seconds) {
+  std::string key = "timing/" + std::to_string(round) + "/" + stage;
+  DSTC_TRY(auto previous, run.store->meta(key));
+  double total = seconds + (previous ? std::stod(*previous) : 0.0);
+  store::WriteSet ws;
+  ws.put_meta(key, std::to_string(total));
+  return run.store->write(ws);
+}
+
+std::vector<std::string> ids_of(const std::vector<PipelineTask>& tasks) {
+  std::vector<std::string> ids;
+  for (const auto& t : tasks) ids.push_back(t.task_id);
+  return ids;
+}
+
+// ---- stage: problems ---------------------------------------------------------------
+
+Status import_problems(Run& run, uint32_t round, const std::vector<PipelineTask>& train) {
+  DSTC_TRY(bool done, run.store->is_done({round, "problems", "all"}));
+  if (done) return {};
+  store::WriteSet ws;
+  for (const auto& t : train) ws.put(t.to_problem("train"));
+  if (round == 0) {
+    for (const auto& t : run.eval_tasks) ws.put(t.to_problem("eval"));
+  }
+  return run.store->commit({round, "problems", "all"}, ws);
+}
+
+// ---- stage: evaluate ----------------------------------------------------------------
+
+// Scores the model entering `round` on the held-out tasks (round == rounds: the final model).
+Status evaluate(Run& run, uint32_t round) {
+  auto start = Clock::now();
+  const auto& tasks = run.eval_tasks;
+  DSTC_TRY(auto pending, run.store->pending_units(round, "eval", ids_of(tasks)));
+  if (pending.empty()) return {};
+  std::set<std::string> pending_set(pending.begin(), pending.end());
+  run.log->info("round {}: evaluating {} on {} held-out tasks ({} to go)", round,
+                run.model_dir(round), tasks.size(), pending.size());
+  DSTC_TRY(auto model, load_model(run.config, run.model_dir(round)));
+  ProgressBar bar("eval r" + std::to_string(round), pending.size());
+  const auto& ec = run.config.eval;
+  for (size_t c = 0; c * kChunk < tasks.size(); ++c) {
+    std::vector<const PipelineTask*> chunk;
+    for (size_t i = c * kChunk; i < std::min(tasks.size(), (c + 1) * kChunk); ++i) {
+      chunk.push_back(&tasks[i]);
+    }
+    bool any = false;
+    for (auto* t : chunk) any |= pending_set.count(t->task_id) > 0;
+    if (!any) continue;
+    SampleRequest req{ec.n, ec.temperature, 1.0, 0, ec.max_new_tokens,
+                      run.seed_for(round, "eval", c), {}};
+    std::vector<std::string> queries;
+    for (auto* t : chunk) queries.push_back(t->code_query);
+    DSTC_TRY(auto outputs, model->sample(queries, req));
+    std::vector<sandbox::Job> jobs;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      for (const auto& text : outputs[i]) {
+        sandbox::Job job;
+        job.program = chunk[i]->hidden_program(toy::strip_trailing_tests(text));
+        job.profile = run.config.execute.profile;
+        job.timeout_seconds = run.config.execute.timeout;
+        jobs.push_back(std::move(job));
+      }
+    }
+    auto verdicts = run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
+    size_t v = 0;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      store::EvalResult r;
+      r.round = round;
+      r.benchmark = kEvalBenchmark;
+      r.task_id = chunk[i]->task_id;
+      for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
+        if (verdicts[v].status == sandbox::Status::kSandboxError) {
+          return fail(ErrorCode::kInternal, "sandbox error while scoring " + r.task_id + ": " +
+                                                verdicts[v].reason);
+        }
+        r.statuses.emplace_back(sandbox::status_name(verdicts[v].status));
+        r.correct += verdicts[v].status == sandbox::Status::kPassed;
+        ++r.n;
+      }
+      if (!pending_set.count(r.task_id)) continue;
+      store::WriteSet ws;
+      ws.put(r);
+      DSTC_CHECK_OK(run.store->commit({round, "eval", r.task_id}, ws));
+      bar.tick();
+    }
+  }
+  bar.finish();
+  return add_timing(run, round, "eval",
+                    std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+// ---- stage: generate ----------------------------------------------------------------
+
+Status generate(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) {
+  auto start = Clock::now();
+  DSTC_TRY(auto pending, run.store->pending_units(round, "generate", ids_of(tasks)));
+  if (pending.empty()) return {};
+  std::set<std::string> pending_set(pending.begin(), pending.end());
+  std::string model_dir = run.model_dir(round);
+  run.log->info("round {}: sampling {} codes and {} tests for {} prompts ({} to go)", round,
+                run.config.generate.codes, run.config.generate.tests, tasks.size(),
+                pending.size());
+  DSTC_TRY(auto model, load_model(run.config, model_dir));
+  const auto& g = run.config.generate;
+  ProgressBar bar("generate r" + std::to_string(round), pending.size());
+  for (size_t c = 0; c * kChunk < tasks.size(); ++c) {
+    std::vector<const PipelineTask*> chunk;
+    for (size_t i = c * kChunk; i < std::min(tasks.size(), (c + 1) * kChunk); ++i) {
+      chunk.push_back(&tasks[i]);
+    }
+    bool any = false;
+    for (auto* t : chunk) any |= pending_set.count(t->task_id) > 0;
+    if (!any) continue;
+    std::vector<std::string> code_queries, test_queries;
+    for (auto* t : chunk) {
+      code_queries.push_back(t->code_query);
+      test_queries.push_back(t->test_query);
+    }
+    SampleRequest code_req{g.codes, g.temperature, g.top_p, g.top_k, g.max_new_tokens,
+                           run.seed_for(round, "code", c), {}};
+    // A test is one line; the newline ends it.
+    SampleRequest test_req{g.tests, g.temperature, g.top_p, g.top_k, g.max_new_tokens,
+                           run.seed_for(round, "test", c), {"\n"}};
+    DSTC_TRY(auto codes, model->sample(code_queries, code_req));
+    DSTC_TRY(auto tests, model->sample(test_queries, test_req));
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      const PipelineTask& t = *chunk[i];
+      if (!pending_set.count(t.task_id)) continue;
+      store::WriteSet ws;
+      auto add = [&](store::SampleKind kind, const std::vector<std::string>& texts,
+                     const SampleRequest& req) {
+        for (size_t s = 0; s < texts.size(); ++s) {
+          store::Sample sample;
+          sample.round = round;
+          sample.task_id = t.task_id;
+          sample.kind = kind;
+          sample.index = static_cast<uint32_t>(s);
+          sample.raw = texts[s];
+          sample.program = kind == store::SampleKind::kCode ? t.code_program(texts[s])
+                                                            : t.test_program(texts[s]);
+          sample.sampling = {model->id(), req.temperature, req.top_p,
+                             static_cast<int>(req.top_k), static_cast<int>(req.max_new_tokens),
+                             req.seed};
+          ws.put(sample);
+        }
+      };
+      add(store::SampleKind::kCode, codes[i], code_req);
+      add(store::SampleKind::kTest, tests[i], test_req);
+      DSTC_CHECK_OK(run.store->commit({round, "generate", t.task_id}, ws));
+      bar.tick();
+    }
+  }
+  bar.finish();
+  return add_timing(run, round, "generate",
+                    std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+// ---- stage: execute -----------------------------------------------------------------
+
+// Runs, per prompt: every valid code ⊕ valid test (the DSTC matrix), every valid code
+// against the hidden tests (audit, headroom) and the canonical solution ⊕ every valid
+// test (self-test validity). Invalid samples get no run and no cell.
+Status execute(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) {
+  auto start = Clock::now();
+  DSTC_TRY(auto pending, run.store->pending_units(round, "execute", ids_of(tasks)));
+  if (pending.empty()) return {};
+  std::map<std::string, const PipelineTask*> by_id;
+  for (const auto& t : tasks) by_id[t.task_id] = &t;
+  run.log->info("round {}: executing the code x test matrices of {} prompts", round,
+                pending.size());
+  ProgressBar bar("execute r" + std::to_string(round), pending.size());
+  for (size_t b = 0; b < pending.size(); b += kExecuteChunk) {
+    struct Cell {
+      size_t task;
+      uint32_t code, test;
+    };
+    std::vector<sandbox::Job> jobs;
+    std::vector<Cell> cells;
+    size_t end = std::min(pending.size(), b + kExecuteChunk);
+    auto add_job = [&](size_t task, uint32_t code, uint32_t test, std::string program) {
+      sandbox::Job job;
+      job.program = std::move(program);
+      job.profile = run.config.execute.profile;
+      job.timeout_seconds = run.config.execute.timeout;
+      jobs.push_back(std::move(job));
+      cells.push_back({task, code, test});
+    };
+    for (size_t p = b; p < end; ++p) {
+      const PipelineTask& t = *by_id.at(pending[p]);
+      DSTC_TRY(auto codes, run.store->samples(round, t.task_id, store::SampleKind::kCode));
+      DSTC_TRY(auto tests, run.store->samples(round, t.task_id, store::SampleKind::kTest));
+      for (const auto& code : codes) {
+        if (code.program.empty()) continue;
+        for (const auto& test : tests) {
+          if (test.program.empty()) continue;
+          add_job(p, code.index, test.index, selector::concat_code_test(code.program, test.program));
+        }
+        add_job(p, code.index, store::kHiddenTestIndex, t.hidden_program(code.program));
+      }
+      for (const auto& test : tests) {
+        if (test.program.empty()) continue;
+        add_job(p, store::kCanonicalCodeIndex, test.index,
+                selector::concat_code_test(t.canonical_program(), test.program));
+      }
+    }
+    auto verdicts = run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
+    std::map<size_t, store::WriteSet> sets;
+    for (size_t i = 0; i < verdicts.size(); ++i) {
+      const auto& v = verdicts[i];
+      if (v.status == sandbox::Status::kSandboxError) {
+        return fail(ErrorCode::kInternal, "sandbox error in " + pending[cells[i].task] + ": " +
+                                              v.reason);
+      }
+      store::Execution e;
+      e.round = round;
+      e.task_id = pending[cells[i].task];
+      e.code_index = cells[i].code;
+      e.test_index = cells[i].test;
+      e.status = std::string(sandbox::status_name(v.status));
+      e.wall_ms = static_cast<double>(v.wall_ms);
+      e.cpu_ms = static_cast<double>(v.cpu_ms);
+      e.detail = v.error_type;
+      sets[cells[i].task].put(e);
+    }
+    for (size_t p = b; p < end; ++p) {
+      DSTC_CHECK_OK(run.store->commit({round, "execute", pending[p]}, sets[p]));
+      bar.tick();
+    }
+  }
+  bar.finish();
+  return add_timing(run, round, "execute",
+                    std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+// ---- stage: select ------------------------------------------------------------------
+
+// One prompt's matrix as the selector sees it, plus ground truth and self-test validity.
+struct PromptMatrix {
+  selector::Matrix matrix;
+  size_t valid_tests = 0;
+  size_t tests_canonical_passes = 0;  // self-test validity numerator
+};
+
+Result<PromptMatrix> load_matrix(const Run& run, uint32_t round, const PipelineTask& t) {
+  DSTC_TRY(auto codes, run.store->samples(round, t.task_id, store::SampleKind::kCode));
+  DSTC_TRY(auto tests, run.store->samples(round, t.task_id, store::SampleKind::kTest));
+  DSTC_TRY(auto execs, run.store->executions(round, t.task_id));
+  PromptMatrix pm;
+  auto& m = pm.matrix;
+  m.prompt = t.code_query;
+  for (const auto& c : codes) {
+    m.codes.push_back(c.program);
+    m.code_valid.push_back(!c.program.empty());
+  }
+  for (const auto& k : tests) {
+    m.tests.push_back(k.program);
+    m.test_valid.push_back(!k.program.empty());
+    pm.valid_tests += !k.program.empty();
+  }
+  m.passed.assign(codes.size(), std::vector<uint8_t>(tests.size(), 0));
+  m.code_correct.assign(codes.size(), 0);
+  for (const auto& e : execs) {
+    bool ok = e.status == "passed";
+    if (e.code_index == store::kCanonicalCodeIndex) {
+      pm.tests_canonical_passes += ok;
+    } else if (e.test_index == store::kHiddenTestIndex) {
+      if (e.code_index < codes.size()) m.code_correct[e.code_index] = ok;
+    } else if (e.code_index < codes.size() && e.test_index < tests.size()) {
+      m.passed[e.code_index][e.test_index] = ok;
+    }
+  }
+  return pm;
+}
+
+std::vector<std::string> selector_names(const RunConfig& config) {
+  std::vector<std::string> names{config.select.selector};
+  for (const auto& a : config.select.ablations) {
+    if (std::find(names.begin(), names.end(), a) == names.end()) names.push_back(a);
+  }
+  return names;
+}
+
+Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) {
+  auto start = Clock::now();
+  DSTC_TRY(auto pending, run.store->pending_units(round, "select", ids_of(tasks)));
+  if (pending.empty()) return {};
+  std::vector<std::pair<std::string, selector::SelectorOptions>> selectors;
+  for (const auto& name : selector_names(run.config)) {
+    selector::SelectorOptions opts;
+    DSTC_TRY(opts.method, selector::parse_method(name));
+    opts.skip_same_code = run.config.select.skip_same_code;
+    opts.seed = static_cast<uint64_t>(run.config.run.seed) * 7919 + round;
+    selectors.emplace_back(name, opts);
+  }
+  std::map<std::string, const PipelineTask*> by_id;
+  for (const auto& t : tasks) by_id[t.task_id] = &t;
+  for (const auto& id : pending) {
+    const PipelineTask& t = *by_id.at(id);
+    DSTC_TRY(PromptMatrix pm, load_matrix(run, round, t));
+    store::WriteSet ws;
+    for (size_t s = 0; s < selectors.size(); ++s) {
+      const auto& [name, opts] = selectors[s];
+      auto selection = selector::select(pm.matrix, opts);
+      if (!selection.pair) continue;
+      std::vector<selector::Pair> pairs{*selection.pair};
+      if (s == 0 && run.config.select.relabel == "reward-augmented") {
+        pairs = selector::reward_augment(*selection.pair);
+      }
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        const auto& p = pairs[i];
+        store::Pair rec;
+        rec.round = round;
+        rec.task_id = t.task_id;
+        rec.selector = name;
+        rec.index = static_cast<uint32_t>(i);
+        rec.prompt = p.prompt;
+        rec.chosen = p.chosen;
+        rec.rejected = p.rejected;
+        auto idx = [](size_t v) {
+          return v == selector::kNoTest ? -1 : static_cast<int32_t>(v);
+        };
+        rec.chosen_code = idx(p.chosen_code);
+        rec.chosen_test = idx(p.chosen_test);
+        rec.rejected_code = idx(p.rejected_code);
+        rec.rejected_test = idx(p.rejected_test);
+        rec.chosen_score = p.chosen_score;
+        rec.rejected_score = p.rejected_score;
+        ws.put(rec);
+      }
+      if (s == 0) {
+        auto kto = selector::kto_examples(*selection.pair);
+        for (uint32_t i = 0; i < kto.size(); ++i) {
+          ws.put(store::KtoExample{round, t.task_id, name, i, kto[i].prompt, kto[i].completion,
+                                   kto[i].label});
+        }
+      }
+    }
+    DSTC_CHECK_OK(run.store->commit({round, "select", t.task_id}, ws));
+  }
+  return add_timing(run, round, "select",
+                    std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+// ---- round statistics (recomputed from the store; pure and cheap) -------------------
+
+Result<Json> round_statistics(const Run& run, uint32_t round,
+                              const std::vector<PipelineTask>& tasks) {
+  size_t valid_tests = 0, canonical_passes = 0, tasks_with_correct = 0, codes = 0,
+         correct_codes = 0, valid_codes = 0;
+  std::map<std::string, selector::SelectionStats> stats;
+  std::map<std::string, selector::PairAudit> audits;
+  auto names = selector_names(run.config);
+  for (const auto& t : tasks) {
+    DSTC_TRY(PromptMatrix pm, load_matrix(run, round, t));
+    valid_tests += pm.valid_tests;
+    canonical_passes += pm.tests_canonical_passes;
+    bool any = false;
+    for (size_t j = 0; j < pm.matrix.codes.size(); ++j) {
+      ++codes;
+      valid_codes += pm.matrix.code_valid[j];
+      correct_codes += pm.matrix.code_correct[j];
+      any |= pm.matrix.code_correct[j] != 0;
+    }
+    tasks_with_correct += any;
+    for (const auto& name : names) {
+      selector::SelectorOptions opts;
+      DSTC_TRY(opts.method, selector::parse_method(name));
+      opts.skip_same_code = run.config.select.skip_same_code;
+      opts.seed = static_cast<uint64_t>(run.config.run.seed) * 7919 + round;
+      auto selection = selector::select(pm.matrix, opts);
+      stats[name].add(selection);
+      if (selection.pair) audits[name].add(*selection.pair, pm.matrix.code_correct);
+    }
+  }
+  auto ratio = [](size_t a, size_t b) { return b ? static_cast<double>(a) / b : 0.0; };
+  Json j;
+  j["prompts"] = tasks.size();
+  j["self_test_validity"] = ratio(canonical_passes, valid_tests);
+  j["valid_tests"] = valid_tests;
+  j["valid_codes"] = valid_codes;
+  j["code_pass_rate"] = ratio(correct_codes, codes);  // mean pass@1 of the samples
+  j["pass_at_J"] = ratio(tasks_with_correct, tasks.size());
+  for (const auto& name : names) {
+    j["selectors"][name] = {{"selection", stats[name].to_json()}, {"audit", audits[name].to_json()}};
+  }
+  return j;
+}
+
+Result<double> pass_at_1(const Run& run, uint32_t round) {
+  DSTC_TRY(auto results, run.store->evals(round, kEvalBenchmark));
+  if (results.empty()) return 0.0;
+  double sum = 0;
+  for (const auto& r : results) sum += r.n ? static_cast<double>(r.correct) / r.n : 0.0;
+  return sum / static_cast<double>(results.size());
+}
+
+Status write_summary(const Run& run, uint32_t rounds_done, const std::vector<Json>& rounds) {
+  Json summary;
+  summary["run"] = run.config.run.name;
+  summary["run_dir"] = run.options.run_dir;
+  summary["benchmark"] = kEvalBenchmark;
+  summary["eval_tasks"] = run.eval_tasks.size();
+  DSTC_TRY(double base, pass_at_1(run, 0));
+  DSTC_TRY(double final_score, pass_at_1(run, rounds_done));
+  summary["base_pass@1"] = base;
+  summary["final_pass@1"] = final_score;
+  summary["rounds"] = rounds;
+  DSTC_CHECK_OK(write_file_atomic((fs::path(run.options.run_dir) / "summary.json").string(),
+                                  summary.dump(2) + "\n"));
+  return write_report(run.options.run_dir, summary);
+}
+
+// ---- the config of a run is fixed at its start ----------------------------------------
+
+Status check_config(Run& run) {
+  DSTC_TRY(auto stored, run.store->meta("config"));
+  std::string current = dump_run_config(run.config);
+  if (!stored) {
+    store::WriteSet ws;
+    ws.put_meta("config", current);
+    return run.store->write(ws);
+  }
+  if (!run.options.resume) {
+    return fail(ErrorCode::kInvalidArgument,
+                "run '" + run.config.run.name + "' already exists in " + run.options.run_dir +
+                    "; continue it with --resume, or start a new one with --name");
+  }
+  DSTC_TRY(RunConfig previous, parse_run_config(*stored, "stored config"));
+  previous.base_dir = run.config.base_dir;
+  auto changes = diff_run_configs(previous, run.config);
+  // More rounds is how a finished run is extended; it is not a change of the recipe.
+  std::erase_if(changes, [](const std::string& c) { return c.rfind("run.rounds:", 0) == 0; });
+  if (!changes.empty() && !run.options.force) {
+    std::string list;
+    for (const auto& c : changes) list += "\n  " + c;
+    return fail(ErrorCode::kInvalidArgument,
+                "the config differs from the one run '" + run.config.run.name +
+                    "' started with (pass --force to accept):" + list);
+  }
+  store::WriteSet ws;
+  ws.put_meta("config", current);
+  return run.store->write(ws);
+}
+
+}  // namespace
+
+Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
+  Run run;
+  run.config = config;
+  run.options = options;
+  run.log = log::get("run");
+  std::error_code ec;
+  fs::create_directories(options.run_dir, ec);
+  if (ec) return fail(ErrorCode::kIo, "creating run directory " + options.run_dir + ": " + ec.message());
+  std::string store_dir = (fs::path(options.run_dir) / "store").string();
+  if (!options.resume && fs::exists(fs::path(store_dir) / "CURRENT")) {
+    return fail(ErrorCode::kInvalidArgument,
+                "run '" + config.run.name + "' already exists in " + options.run_dir +
+                    "; continue it with --resume, or start a new one with --name");
+  }
+  DSTC_TRY(run.store, store::Store::open(store_dir));
+  DSTC_CHECK_OK(check_config(run));
+  DSTC_TRY(run.eval_tasks, evaluation_tasks(config));
+  DSTC_TRY(run.sandbox, sandbox::Sandbox::create());
+
+  std::vector<Json> round_stats;
+  uint32_t rounds = static_cast<uint32_t>(config.run.rounds);
+  DSTC_CHECK_OK(evaluate(run, 0));
+  for (uint32_t r = 0; r < rounds; ++r) {
+    DSTC_TRY(auto tasks, training_tasks(config, r));
+    DSTC_CHECK_OK(import_problems(run, r, tasks));
+    DSTC_CHECK_OK(generate(run, r, tasks));
+    DSTC_CHECK_OK(execute(run, r, tasks));
+    DSTC_CHECK_OK(select(run, r, tasks));
+    DSTC_TRY(Json stats, round_statistics(run, r, tasks));
+    run.log->info("round {}: self-test validity {:.2f}, pass@J {:.2f}, pairs {}", r,
+                  stats["self_test_validity"].get<double>(), stats["pass_at_J"].get<double>(),
+                  stats["selectors"][config.select.selector]["selection"]["pairs"].get<size_t>());
+    DSTC_TRY(Json train_info, train_round(run.config, *run.store, r, run.model_dir(0),
+                                          run.model_dir(r), run.model_dir(r + 1)));
+    stats["train"] = train_info;
+    DSTC_CHECK_OK(evaluate(run, r + 1));
+    stats["round"] = r;
+    DSTC_TRY(stats["pass@1_before"], pass_at_1(run, r));
+    DSTC_TRY(stats["pass@1_after"], pass_at_1(run, r + 1));
+    for (const char* stage : {"generate", "execute", "select", "train", "eval"}) {
+      DSTC_TRY(auto t, run.store->meta("timing/" + std::to_string(r) + "/" + stage));
+      stats["seconds"][stage] = t ? std::stod(*t) : 0.0;
+    }
+    round_stats.push_back(stats);
+    DSTC_CHECK_OK(write_summary(run, r + 1, round_stats));
+  }
+  DSTC_TRY(double base, pass_at_1(run, 0));
+  DSTC_TRY(double final_score, pass_at_1(run, rounds));
+  std::printf("\n%-24s %10s\n", "held-out pass@1", kEvalBenchmark);
+  std::printf("%-24s %9.1f%%\n", "base model", 100 * base);
+  std::printf("%-24s %9.1f%%\n", ("after " + std::to_string(rounds) + " round(s)").c_str(),
+              100 * final_score);
+  std::printf("%-24s %+9.1f\n", "change (points)", 100 * (final_score - base));
+  std::printf("\nsummary: %s/summary.json  report: %s/report.md\n", options.run_dir.c_str(),
+              options.run_dir.c_str());
+  return {};
+}
+
+}  // namespace dstc::cli
