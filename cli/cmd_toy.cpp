@@ -51,8 +51,10 @@ Result<std::vector<toy::ToyTask>> make_tasks(const ToyArgs& args) {
   return toy::generate_tasks(split, static_cast<size_t>(args.count), args.seed, options);
 }
 
-// tasks: one HumanEval-style record per task. sft: one {task_id, kind, prompt, completion}
-// record for the code and one per test target (restated examples, then varied tests).
+// tasks: one HumanEval-style record per task. sft: one {task_id, kind, prompt, completion,
+// label} record for the code and one per test target (restated examples, then varied
+// tests); label is always true, so the file is TRL KTO-shaped and `dstc train --loss sft`
+// reads it as it is.
 Status export_command(const ToyArgs& args) {
   if (args.format != "tasks" && args.format != "sft") {
     return fail(ErrorCode::kInvalidArgument,
@@ -70,7 +72,8 @@ Status export_command(const ToyArgs& args) {
     text += Json{{"task_id", t.task_id},
                  {"kind", "code"},
                  {"prompt", toy::code_query(t)},
-                 {"completion", t.solution}}
+                 {"completion", t.solution},
+                 {"label", true}}
                 .dump() +
             "\n";
     ++records;
@@ -78,7 +81,8 @@ Status export_command(const ToyArgs& args) {
       text += Json{{"task_id", t.task_id},
                    {"kind", "test"},
                    {"prompt", toy::test_query(t)},
-                   {"completion", test}}
+                   {"completion", test},
+                   {"label", true}}
                   .dump() +
               "\n";
       ++records;

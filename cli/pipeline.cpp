@@ -436,6 +436,7 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
   }
   auto ratio = [](size_t a, size_t b) { return b ? static_cast<double>(a) / b : 0.0; };
   Json j;
+  j["selector"] = run.config.select.selector;  // the one the trainer uses
   j["prompts"] = tasks.size();
   j["self_test_validity"] = ratio(canonical_passes, valid_tests);
   j["valid_tests"] = valid_tests;

@@ -120,12 +120,10 @@ Status write_report(const std::string& run_dir, const Json& summary) {
   if (!rounds.empty()) pass.points.emplace_back(0, num(rounds[0], "pass@1_before"));
   for (const auto& r : rounds) {
     const Json& sec = r.contains("seconds") ? r["seconds"] : Json::object();
-    std::string main_selector = r.contains("selectors") && !r["selectors"].empty()
-                                    ? r["selectors"].begin().key()
-                                    : "";
-    size_t pairs = main_selector.empty()
-                       ? 0
-                       : r["selectors"][main_selector]["selection"].value("pairs", size_t{0});
+    std::string main_selector = r.value("selector", "");
+    size_t pairs = r.contains("selectors") && r["selectors"].contains(main_selector)
+                       ? r["selectors"][main_selector]["selection"].value("pairs", size_t{0})
+                       : 0;
     char row[512];
     std::snprintf(row, sizeof(row),
                   "| %d | %s | %s | %s | %s | %s | %zu | %.0f | %.0f | %.0f | %.0f |\n",
@@ -142,7 +140,7 @@ Status write_report(const std::string& run_dir, const Json& summary) {
        << "Label quality: how often the chosen code passes the hidden tests and the rejected "
           "code fails them.\n\n"
        << "| selector | prompts | pairs | skip reasons | chosen correct | rejected wrong | "
-          "both right |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+          "label agrees |\n| --- | --- | --- | --- | --- | --- | --- |\n";
     if (!r.contains("selectors")) continue;
     for (const auto& [name, s] : r["selectors"].items()) {
       const Json& sel = s["selection"];
@@ -157,8 +155,8 @@ Status write_report(const std::string& run_dir, const Json& summary) {
       const Json& audit = s["audit"];
       md << "| " << name << " | " << sel.value("prompts", 0) << " | " << sel.value("pairs", 0)
          << " | " << (skips.empty() ? "-" : skips) << " | "
-         << pct(num(audit, "chosen_correct_rate")) << " | "
-         << pct(num(audit, "rejected_wrong_rate")) << " | " << pct(num(audit, "agreement_rate"))
+         << pct(num(audit, "chosen_correct")) << " | "
+         << pct(num(audit, "rejected_wrong")) << " | " << pct(num(audit, "label_agrees"))
          << " |\n";
     }
     if (r.contains("train")) {

@@ -1,32 +1,12 @@
 #include "generator/text/unicode.h"
 
-#include <dlfcn.h>
 #include <utf8proc.h>
 
 #include <cstdlib>
 #include <mutex>
 
-// utf8proc is called through a weak reference: when the library is linked into the
-// program the call goes straight to it; when it is not (the target's link line does
-// not name it yet), the same function is looked up once with dlopen. Either way the
-// code below is the same, and a host without the library gets a clear error.
-#pragma weak utf8proc_map
-
 namespace dstc::generator {
 namespace {
-
-using MapFn = utf8proc_ssize_t (*)(const utf8proc_uint8_t*, utf8proc_ssize_t, utf8proc_uint8_t**,
-                                   utf8proc_option_t);
-
-MapFn find_utf8proc_map() {
-  if (&utf8proc_map != nullptr) return &utf8proc_map;
-  for (const char* name : {"libutf8proc.so.2", "libutf8proc.so.3", "libutf8proc.so"}) {
-    if (void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL)) {
-      if (void* sym = dlsym(handle, "utf8proc_map")) return reinterpret_cast<MapFn>(sym);
-    }
-  }
-  return nullptr;
-}
 
 // Length of the UTF-8 sequence starting at text[pos] if it is valid, else 0.
 size_t valid_sequence_length(std::string_view text, size_t pos) {
@@ -86,12 +66,6 @@ Result<std::string> normalize(std::string_view text, NormalForm form) {
   for (unsigned char c : text) ascii &= c < 0x80;
   if (ascii) return std::string(text);
 
-  static const MapFn map = find_utf8proc_map();
-  if (map == nullptr) {
-    return fail(ErrorCode::kUnavailable,
-                "Unicode normalization needs libutf8proc (Debian: apt-get install libutf8proc-dev, "
-                "or run scripts/install-deps.sh)");
-  }
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormalForm::kNfc:
@@ -108,7 +82,7 @@ Result<std::string> normalize(std::string_view text, NormalForm form) {
       break;
   }
   utf8proc_uint8_t* out = nullptr;
-  utf8proc_ssize_t len = map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+  utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                              static_cast<utf8proc_ssize_t>(text.size()), &out,
                              static_cast<utf8proc_option_t>(options));
   if (len < 0) {
