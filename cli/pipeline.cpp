@@ -51,8 +51,8 @@ struct Run {
     return (fs::path(config.base_dir) / p).lexically_normal().string();
   }
   uint64_t seed_for(uint32_t round, const char* stage, size_t chunk) const {
-    std::string key = std::to_string(config.run.seed) + "/" + std::to_string(round) + "/" +
-                      stage + "/" + std::to_string(chunk);
+    std::string key = std::to_string(config.run.seed) + "/" + std::to_string(round) + "/" + stage +
+                      "/" + std::to_string(chunk);
     return fnv1a64(key);
   }
 };
@@ -65,6 +65,26 @@ Status add_timing(Run& run, uint32_t round, const std::string& stage, double sec
   store::WriteSet ws;
   ws.put_meta(key, std::to_string(total));
   return run.store->write(ws);
+}
+
+using Chunk = std::vector<const PipelineTask*>;
+
+// Calls fn(c, chunk) for every fixed chunk c (tasks [c*kChunk, (c+1)*kChunk)) that holds
+// at least one pending task. The whole chunk is passed so its samples, drawn with the
+// chunk's seed, are the same as in an uninterrupted run.
+template <typename Fn>
+Status for_each_pending_chunk(const std::vector<PipelineTask>& tasks,
+                              const std::set<std::string>& pending, Fn&& fn) {
+  for (size_t c = 0; c * kChunk < tasks.size(); ++c) {
+    Chunk chunk;
+    bool any = false;
+    for (size_t i = c * kChunk; i < std::min(tasks.size(), (c + 1) * kChunk); ++i) {
+      chunk.push_back(&tasks[i]);
+      any |= pending.count(tasks[i].task_id) > 0;
+    }
+    if (any) DSTC_CHECK_OK(fn(c, chunk));
+  }
+  return {};
 }
 
 std::vector<std::string> ids_of(const std::vector<PipelineTask>& tasks) {
@@ -100,52 +120,48 @@ Status evaluate(Run& run, uint32_t round) {
   DSTC_TRY(auto model, load_model(run.config, run.model_dir(round)));
   ProgressBar bar("eval r" + std::to_string(round), pending.size());
   const auto& ec = run.config.eval;
-  for (size_t c = 0; c * kChunk < tasks.size(); ++c) {
-    std::vector<const PipelineTask*> chunk;
-    for (size_t i = c * kChunk; i < std::min(tasks.size(), (c + 1) * kChunk); ++i) {
-      chunk.push_back(&tasks[i]);
-    }
-    bool any = false;
-    for (auto* t : chunk) any |= pending_set.count(t->task_id) > 0;
-    if (!any) continue;
-    SampleRequest req{ec.n, ec.temperature, 1.0, 0, ec.max_new_tokens,
-                      run.seed_for(round, "eval", c), {}};
-    std::vector<std::string> queries;
-    for (auto* t : chunk) queries.push_back(t->code_query);
-    DSTC_TRY(auto outputs, model->sample(queries, req));
-    std::vector<sandbox::Job> jobs;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      for (const auto& text : outputs[i]) {
-        sandbox::Job job;
-        job.program = chunk[i]->hidden_program(toy::strip_trailing_tests(text));
-        job.profile = run.config.execute.profile;
-        job.timeout_seconds = run.config.execute.timeout;
-        jobs.push_back(std::move(job));
-      }
-    }
-    auto verdicts = run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
-    size_t v = 0;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      store::EvalResult r;
-      r.round = round;
-      r.benchmark = kEvalBenchmark;
-      r.task_id = chunk[i]->task_id;
-      for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
-        if (verdicts[v].status == sandbox::Status::kSandboxError) {
-          return fail(ErrorCode::kInternal, "sandbox error while scoring " + r.task_id + ": " +
-                                                verdicts[v].reason);
+  DSTC_CHECK_OK(
+      for_each_pending_chunk(tasks, pending_set, [&](size_t c, const Chunk& chunk) -> Status {
+        SampleRequest req{
+            ec.n, ec.temperature, 1.0, 0, ec.max_new_tokens, run.seed_for(round, "eval", c), {}};
+        std::vector<std::string> queries;
+        for (auto* t : chunk) queries.push_back(t->code_query);
+        DSTC_TRY(auto outputs, model->sample(queries, req));
+        std::vector<sandbox::Job> jobs;
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          for (const auto& text : outputs[i]) {
+            sandbox::Job job;
+            job.program = chunk[i]->hidden_program(toy::strip_trailing_tests(text));
+            job.profile = run.config.execute.profile;
+            job.timeout_seconds = run.config.execute.timeout;
+            jobs.push_back(std::move(job));
+          }
         }
-        r.statuses.emplace_back(sandbox::status_name(verdicts[v].status));
-        r.correct += verdicts[v].status == sandbox::Status::kPassed;
-        ++r.n;
-      }
-      if (!pending_set.count(r.task_id)) continue;
-      store::WriteSet ws;
-      ws.put(r);
-      DSTC_CHECK_OK(run.store->commit({round, "eval", r.task_id}, ws));
-      bar.tick();
-    }
-  }
+        auto verdicts =
+            run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
+        size_t v = 0;
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          store::EvalResult r;
+          r.round = round;
+          r.benchmark = kEvalBenchmark;
+          r.task_id = chunk[i]->task_id;
+          for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
+            if (verdicts[v].status == sandbox::Status::kSandboxError) {
+              return fail(ErrorCode::kInternal,
+                          "sandbox error while scoring " + r.task_id + ": " + verdicts[v].reason);
+            }
+            r.statuses.emplace_back(sandbox::status_name(verdicts[v].status));
+            r.correct += verdicts[v].status == sandbox::Status::kPassed;
+            ++r.n;
+          }
+          if (!pending_set.count(r.task_id)) continue;
+          store::WriteSet ws;
+          ws.put(r);
+          DSTC_CHECK_OK(run.store->commit({round, "eval", r.task_id}, ws));
+          bar.tick();
+        }
+        return {};
+      }));
   bar.finish();
   return add_timing(run, round, "eval",
                     std::chrono::duration<double>(Clock::now() - start).count());
@@ -160,58 +176,57 @@ Status generate(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks
   std::set<std::string> pending_set(pending.begin(), pending.end());
   std::string model_dir = run.model_dir(round);
   run.log->info("round {}: sampling {} codes and {} tests for {} prompts ({} to go)", round,
-                run.config.generate.codes, run.config.generate.tests, tasks.size(),
-                pending.size());
+                run.config.generate.codes, run.config.generate.tests, tasks.size(), pending.size());
   DSTC_TRY(auto model, load_model(run.config, model_dir));
   const auto& g = run.config.generate;
   ProgressBar bar("generate r" + std::to_string(round), pending.size());
-  for (size_t c = 0; c * kChunk < tasks.size(); ++c) {
-    std::vector<const PipelineTask*> chunk;
-    for (size_t i = c * kChunk; i < std::min(tasks.size(), (c + 1) * kChunk); ++i) {
-      chunk.push_back(&tasks[i]);
-    }
-    bool any = false;
-    for (auto* t : chunk) any |= pending_set.count(t->task_id) > 0;
-    if (!any) continue;
-    std::vector<std::string> code_queries, test_queries;
-    for (auto* t : chunk) {
-      code_queries.push_back(t->code_query);
-      test_queries.push_back(t->test_query);
-    }
-    SampleRequest code_req{g.codes, g.temperature, g.top_p, g.top_k, g.max_new_tokens,
-                           run.seed_for(round, "code", c), {}};
-    // A test is one line; the newline ends it.
-    SampleRequest test_req{g.tests, g.temperature, g.top_p, g.top_k, g.max_new_tokens,
-                           run.seed_for(round, "test", c), {"\n"}};
-    DSTC_TRY(auto codes, model->sample(code_queries, code_req));
-    DSTC_TRY(auto tests, model->sample(test_queries, test_req));
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      const PipelineTask& t = *chunk[i];
-      if (!pending_set.count(t.task_id)) continue;
-      store::WriteSet ws;
-      auto add = [&](store::SampleKind kind, const std::vector<std::string>& texts,
-                     const SampleRequest& req) {
-        for (size_t s = 0; s < texts.size(); ++s) {
-          store::Sample sample;
-          sample.round = round;
-          sample.task_id = t.task_id;
-          sample.kind = kind;
-          sample.index = static_cast<uint32_t>(s);
-          sample.raw = texts[s];
-          sample.program = kind == store::SampleKind::kCode ? t.code_program(texts[s])
-                                                            : t.test_program(texts[s]);
-          sample.sampling = {model->id(), req.temperature, req.top_p,
-                             static_cast<int>(req.top_k), static_cast<int>(req.max_new_tokens),
-                             req.seed};
-          ws.put(sample);
+  DSTC_CHECK_OK(
+      for_each_pending_chunk(tasks, pending_set, [&](size_t c, const Chunk& chunk) -> Status {
+        std::vector<std::string> code_queries, test_queries;
+        for (auto* t : chunk) {
+          code_queries.push_back(t->code_query);
+          test_queries.push_back(t->test_query);
         }
-      };
-      add(store::SampleKind::kCode, codes[i], code_req);
-      add(store::SampleKind::kTest, tests[i], test_req);
-      DSTC_CHECK_OK(run.store->commit({round, "generate", t.task_id}, ws));
-      bar.tick();
-    }
-  }
+        SampleRequest code_req{g.codes, g.temperature,    g.top_p,
+                               g.top_k, g.max_new_tokens, run.seed_for(round, "code", c),
+                               {}};
+        // A test is one line; the newline ends it.
+        SampleRequest test_req{g.tests, g.temperature,    g.top_p,
+                               g.top_k, g.max_new_tokens, run.seed_for(round, "test", c),
+                               {"\n"}};
+        DSTC_TRY(auto codes, model->sample(code_queries, code_req));
+        DSTC_TRY(auto tests, model->sample(test_queries, test_req));
+        for (size_t i = 0; i < chunk.size(); ++i) {
+          const PipelineTask& t = *chunk[i];
+          if (!pending_set.count(t.task_id)) continue;
+          store::WriteSet ws;
+          auto add = [&](store::SampleKind kind, const std::vector<std::string>& texts,
+                         const SampleRequest& req) {
+            for (size_t s = 0; s < texts.size(); ++s) {
+              store::Sample sample;
+              sample.round = round;
+              sample.task_id = t.task_id;
+              sample.kind = kind;
+              sample.index = static_cast<uint32_t>(s);
+              sample.raw = texts[s];
+              sample.program = kind == store::SampleKind::kCode ? t.code_program(texts[s])
+                                                                : t.test_program(texts[s]);
+              sample.sampling = {model->id(),
+                                 req.temperature,
+                                 req.top_p,
+                                 static_cast<int>(req.top_k),
+                                 static_cast<int>(req.max_new_tokens),
+                                 req.seed};
+              ws.put(sample);
+            }
+          };
+          add(store::SampleKind::kCode, codes[i], code_req);
+          add(store::SampleKind::kTest, tests[i], test_req);
+          DSTC_CHECK_OK(run.store->commit({round, "generate", t.task_id}, ws));
+          bar.tick();
+        }
+        return {};
+      }));
   bar.finish();
   return add_timing(run, round, "generate",
                     std::chrono::duration<double>(Clock::now() - start).count());
@@ -255,7 +270,8 @@ Status execute(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks)
         if (code.program.empty()) continue;
         for (const auto& test : tests) {
           if (test.program.empty()) continue;
-          add_job(p, code.index, test.index, selector::concat_code_test(code.program, test.program));
+          add_job(p, code.index, test.index,
+                  selector::concat_code_test(code.program, test.program));
         }
         add_job(p, code.index, store::kHiddenTestIndex, t.hidden_program(code.program));
       }
@@ -270,8 +286,8 @@ Status execute(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks)
     for (size_t i = 0; i < verdicts.size(); ++i) {
       const auto& v = verdicts[i];
       if (v.status == sandbox::Status::kSandboxError) {
-        return fail(ErrorCode::kInternal, "sandbox error in " + pending[cells[i].task] + ": " +
-                                              v.reason);
+        return fail(ErrorCode::kInternal,
+                    "sandbox error in " + pending[cells[i].task] + ": " + v.reason);
       }
       store::Execution e;
       e.round = round;
@@ -378,9 +394,7 @@ Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) 
         rec.prompt = p.prompt;
         rec.chosen = p.chosen;
         rec.rejected = p.rejected;
-        auto idx = [](size_t v) {
-          return v == selector::kNoTest ? -1 : static_cast<int32_t>(v);
-        };
+        auto idx = [](size_t v) { return v == selector::kNoTest ? -1 : static_cast<int32_t>(v); };
         rec.chosen_code = idx(p.chosen_code);
         rec.chosen_test = idx(p.chosen_test);
         rec.rejected_code = idx(p.rejected_code);
@@ -444,7 +458,8 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
   j["code_pass_rate"] = ratio(correct_codes, codes);  // mean pass@1 of the samples
   j["pass_at_J"] = ratio(tasks_with_correct, tasks.size());
   for (const auto& name : names) {
-    j["selectors"][name] = {{"selection", stats[name].to_json()}, {"audit", audits[name].to_json()}};
+    j["selectors"][name] = {{"selection", stats[name].to_json()},
+                            {"audit", audits[name].to_json()}};
   }
   return j;
 }
@@ -496,9 +511,9 @@ Status check_config(Run& run) {
   if (!changes.empty() && !run.options.force) {
     std::string list;
     for (const auto& c : changes) list += "\n  " + c;
-    return fail(ErrorCode::kInvalidArgument,
-                "the config differs from the one run '" + run.config.run.name +
-                    "' started with (pass --force to accept):" + list);
+    return fail(ErrorCode::kInvalidArgument, "the config differs from the one run '" +
+                                                 run.config.run.name +
+                                                 "' started with (pass --force to accept):" + list);
   }
   store::WriteSet ws;
   ws.put_meta("config", current);
@@ -514,7 +529,8 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   run.log = log::get("run");
   std::error_code ec;
   fs::create_directories(options.run_dir, ec);
-  if (ec) return fail(ErrorCode::kIo, "creating run directory " + options.run_dir + ": " + ec.message());
+  if (ec)
+    return fail(ErrorCode::kIo, "creating run directory " + options.run_dir + ": " + ec.message());
   std::string store_dir = (fs::path(options.run_dir) / "store").string();
   if (!options.resume && fs::exists(fs::path(store_dir) / "CURRENT")) {
     return fail(ErrorCode::kInvalidArgument,

@@ -58,10 +58,12 @@ Result<Json> train_round(const RunConfig& config, store::Store& store, uint32_t 
     o.device = config.model.device;
     o.dtype = config.model.dtype;
     o.seed = static_cast<uint64_t>(config.run.seed) * 31 + round;
-    log->info("round {}: training {} on {} {} pairs -> {}", round, config.train.loss,
-              pairs.size(), config.select.selector, out_dir);
+    log->info("round {}: training {} on {} {} pairs -> {}", round, config.train.loss, pairs.size(),
+              config.select.selector, out_dir);
     auto result = trainer::train(o);
-    if (!result) return fail(std::move(result).error().context("round " + std::to_string(round) + " training"));
+    if (!result)
+      return fail(
+          std::move(result).error().context("round " + std::to_string(round) + " training"));
     info["steps"] = result->steps;
     info["metrics_path"] = result->metrics_path;
     for (const auto& [k, v] : result->last) info["last"][k] = v;

@@ -51,8 +51,8 @@ std::string svg_line_chart(const std::string& title, const std::string& x_label,
                 kL - 5, kH - kB, y0, kL - 5, kT + 4, y1, kL, kH - kB + 15, x0, kW - kR,
                 kH - kB + 15, x1);
   svg << buf;
-  svg << "<text x=\"" << (kL + kW - kR) / 2 << "\" y=\"" << kH - 12
-      << "\" text-anchor=\"middle\">" << x_label << "</text>\n"
+  svg << "<text x=\"" << (kL + kW - kR) / 2 << "\" y=\"" << kH - 12 << "\" text-anchor=\"middle\">"
+      << x_label << "</text>\n"
       << "<text x=\"14\" y=\"" << (kT + kH - kB) / 2 << "\" transform=\"rotate(-90 14 "
       << (kT + kH - kB) / 2 << ")\" text-anchor=\"middle\">" << y_label << "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
@@ -93,7 +93,8 @@ Series metric_series(const std::string& path, const char* key, const std::string
   while (std::getline(in, line)) {
     Json j = Json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.contains(key) || !j[key].is_number()) continue;
-    s.points.emplace_back(j.contains("step") ? j["step"].get<double>() : step, j[key].get<double>());
+    s.points.emplace_back(j.contains("step") ? j["step"].get<double>() : step,
+                          j[key].get<double>());
     ++step;
   }
   return s;
@@ -154,9 +155,8 @@ Status write_report(const std::string& run_dir, const Json& summary) {
       }
       const Json& audit = s["audit"];
       md << "| " << name << " | " << sel.value("prompts", 0) << " | " << sel.value("pairs", 0)
-         << " | " << (skips.empty() ? "-" : skips) << " | "
-         << pct(num(audit, "chosen_correct")) << " | "
-         << pct(num(audit, "rejected_wrong")) << " | " << pct(num(audit, "label_agrees"))
+         << " | " << (skips.empty() ? "-" : skips) << " | " << pct(num(audit, "chosen_correct"))
+         << " | " << pct(num(audit, "rejected_wrong")) << " | " << pct(num(audit, "label_agrees"))
          << " |\n";
     }
     if (r.contains("train")) {
@@ -174,13 +174,13 @@ Status write_report(const std::string& run_dir, const Json& summary) {
     Series loss = metric_series(path, "loss", "loss");
     Series margin = metric_series(path, "rewards/margins", "reward margin");
     std::string file = "report_train_round" + round + ".svg";
-    DSTC_CHECK_OK(write_file_atomic((fs::path(run_dir) / file).string(),
-                                    svg_line_chart("training, round " + round, "step", "value",
-                                                   {loss, margin})));
+    DSTC_CHECK_OK(write_file_atomic(
+        (fs::path(run_dir) / file).string(),
+        svg_line_chart("training, round " + round, "step", "value", {loss, margin})));
     md << "\n![training curves, round " << round << "](" << file << ")\n";
   }
-  DSTC_CHECK_OK(write_file_atomic((fs::path(run_dir) / "report.json").string(),
-                                  summary.dump(2) + "\n"));
+  DSTC_CHECK_OK(
+      write_file_atomic((fs::path(run_dir) / "report.json").string(), summary.dump(2) + "\n"));
   return write_file_atomic((fs::path(run_dir) / "report.md").string(), md.str());
 }
 

@@ -1,13 +1,13 @@
 #include "cli/run_config.h"
 
-#include <filesystem>
+#include <toml++/toml.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
 #include <variant>
-
-#include <toml++/toml.h>
 
 #include "common/file.h"
 
@@ -151,7 +151,8 @@ Status validate(const RunConfig& c, const std::string& source) {
     return bad("generate.codes/tests", "must both be at least 1");
   }
   if (c.generate.temperature < 0) return bad("generate.temperature", "must be >= 0");
-  if (c.generate.top_p <= 0 || c.generate.top_p > 1) return bad("generate.top_p", "must be in (0, 1]");
+  if (c.generate.top_p <= 0 || c.generate.top_p > 1)
+    return bad("generate.top_p", "must be in (0, 1]");
   if (c.execute.timeout <= 0) return bad("execute.timeout", "must be > 0");
   if (c.train.reference != "initial" && c.train.reference != "previous") {
     return bad("train.reference", "must be \"initial\" or \"previous\"");
@@ -174,9 +175,9 @@ Result<RunConfig> parse_run_config(const std::string& text, const std::string& s
   try {
     parsed = toml::parse(text, source);
   } catch (const toml::parse_error& err) {
-    return fail(ErrorCode::kInvalidArgument,
-                source + ":" + std::to_string(err.source().begin.line) + ": " +
-                    std::string(err.description()));
+    return fail(ErrorCode::kInvalidArgument, source + ":" +
+                                                 std::to_string(err.source().begin.line) + ": " +
+                                                 std::string(err.description()));
   }
   RunConfig config;
   auto fields = fields_of(config);
@@ -194,9 +195,8 @@ Result<RunConfig> parse_run_config(const std::string& text, const std::string& s
     }
     for (const auto& [key_node, value] : *table) {
       std::string key(key_node.str());
-      auto it = std::find_if(fields.begin(), fields.end(), [&](const Field& f) {
-        return section == f.section && key == f.key;
-      });
+      auto it = std::find_if(fields.begin(), fields.end(),
+                             [&](const Field& f) { return section == f.section && key == f.key; });
       if (it == fields.end()) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
@@ -204,8 +204,8 @@ Result<RunConfig> parse_run_config(const std::string& text, const std::string& s
                                                      "' (keys of [" + section + "]: " + list + ")");
       }
       if (!assign(value, it->ref)) {
-        return fail(ErrorCode::kInvalidArgument, source + ": " + section + "." + key + " must be " +
-                                                     type_name(it->ref));
+        return fail(ErrorCode::kInvalidArgument,
+                    source + ": " + section + "." + key + " must be " + type_name(it->ref));
       }
     }
   }
@@ -221,7 +221,8 @@ Result<RunConfig> load_run_config(const std::string& path) {
 }
 
 Result<RunConfig> default_run_config() {
-  DSTC_TRY(RunConfig config, parse_run_config(embedded_default_config(), "embedded configs/toy.toml"));
+  DSTC_TRY(RunConfig config,
+           parse_run_config(embedded_default_config(), "embedded configs/toy.toml"));
   config.base_dir = DSTC_SOURCE_DIR "/configs";
   return config;
 }
@@ -246,7 +247,8 @@ std::vector<std::string> diff_run_configs(const RunConfig& stored, const RunConf
   std::vector<std::string> out;
   for (size_t i = 0; i < fa.size(); ++i) {
     std::string va = toml_value(fa[i].ref), vb = toml_value(fb[i].ref);
-    if (va != vb) out.push_back(std::string(fa[i].section) + "." + fa[i].key + ": " + va + " -> " + vb);
+    if (va != vb)
+      out.push_back(std::string(fa[i].section) + "." + fa[i].key + ": " + va + " -> " + vb);
   }
   return out;
 }

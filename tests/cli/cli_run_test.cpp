@@ -88,7 +88,8 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("execute.timeout"), std::string::npos) << refused.err;
 
-  auto resumed = run_dstc("--log-level warn --run-dir " + run_dir + " run --resume --config " + kSmoke);
+  auto resumed =
+      run_dstc("--log-level warn --run-dir " + run_dir + " run --resume --config " + kSmoke);
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
   auto text2 = read_file(run_dir + "/summary.json");
   ASSERT_TRUE(text2);

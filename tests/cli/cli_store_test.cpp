@@ -12,12 +12,10 @@
 namespace dstc::cli {
 namespace {
 
-using testing::run_dstc;
 using store::testing::TempDir;
+using testing::run_dstc;
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(CliIntegration, HelpVersionAndUsageErrors) {
   auto help = run_dstc("--help");
@@ -103,9 +101,9 @@ TEST(CliIntegration, StoreImportStatsCheckExport) {
   EXPECT_EQ(rows, 3);
 
   std::string kto = tmp.sub("kto.jsonl");
-  ASSERT_EQ(run_dstc("--run-dir " + run + " store export --round 1 --format kto --out " + kto)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_dstc("--run-dir " + run + " store export --round 1 --format kto --out " + kto).exit_code,
+      0);
   std::ifstream kin(kto);
   ASSERT_TRUE(std::getline(kin, line));
   auto first = parse_json(line, "kto");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace dstc::cli {
 namespace {
 
@@ -20,12 +22,16 @@ TEST(RunConfigTest, DumpParsesBackToTheSameConfig) {
 
 TEST(RunConfigTest, EveryKeyHasADefaultAndAComment) {
   std::string dump = dump_run_config(RunConfig{});
+  std::istringstream in(dump);
+  std::string line;
   size_t keys = 0;
-  for (size_t pos = 0; (pos = dump.find(" = ", pos)) != std::string::npos; ++pos) ++keys;
-  size_t comments = 0;
-  for (size_t pos = 0; (pos = dump.find("  # ", pos)) != std::string::npos; ++pos) ++comments;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.front() == '[') continue;
+    ++keys;
+    EXPECT_NE(line.find(" = "), std::string::npos) << line;
+    EXPECT_NE(line.find("  # "), std::string::npos) << "no comment: " << line;
+  }
   EXPECT_GT(keys, 30u);
-  EXPECT_EQ(keys, comments);
 }
 
 TEST(RunConfigTest, UnknownKeysAndSectionsAreNamed) {
