@@ -4,6 +4,8 @@
 //   dstc exec --batch JOBS.jsonl --out VERDICTS.jsonl [--parallel N]
 //       → one verdict (+ id) per input line, in input order
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "cli/command.h"
@@ -11,6 +13,7 @@
 #include "common/json.h"
 #include "common/progress.h"
 #include "sandbox/sandbox.h"
+#include "sandbox_service/client.h"
 
 namespace dstc::cli {
 namespace {
@@ -23,9 +26,14 @@ struct ExecArgs {
   std::string batch;
   std::string out;
   size_t parallel = 0;
+  std::string servers;  // "URL[,URL...]": run on `dstc serve sandbox` instances instead
 };
 
-Status exec_one(const ExecArgs& a, sandbox::Sandbox& sb) {
+// Runs jobs (verdicts in input order) on the local sandbox or on remote servers.
+using BatchRunner = std::function<std::vector<sandbox::Verdict>(
+    const std::vector<sandbox::Job>&, size_t parallel, const std::function<void(size_t)>&)>;
+
+Status exec_one(const ExecArgs& a, const BatchRunner& runner) {
   auto source = read_file(a.file);
   if (!source) return fail(ErrorCode::kInvalidArgument, source.error().message());
   sandbox::Job job;
@@ -33,12 +41,12 @@ Status exec_one(const ExecArgs& a, sandbox::Sandbox& sb) {
   job.profile = a.profile;
   if (a.timeout > 0) job.timeout_seconds = a.timeout;
   if (a.memory_mb > 0) job.memory_mb = a.memory_mb;
-  sandbox::Verdict v = sb.run(job);
+  sandbox::Verdict v = runner({job}, 1, {}).front();
   std::printf("%s\n", sandbox::verdict_to_json(v).dump().c_str());
   return {};
 }
 
-Status exec_batch(const ExecArgs& a, sandbox::Sandbox& sb) {
+Status exec_batch(const ExecArgs& a, const BatchRunner& runner) {
   if (a.out.empty()) {
     return fail(ErrorCode::kInvalidArgument, "--batch needs --out VERDICTS.jsonl");
   }
@@ -56,7 +64,7 @@ Status exec_batch(const ExecArgs& a, sandbox::Sandbox& sb) {
         return {};
       }).map_error([](Error e) { return Error(ErrorCode::kInvalidArgument, e.message()); }));
   ProgressBar bar("exec", jobs.size());
-  auto verdicts = sb.run_batch(jobs, a.parallel, [&](size_t) { bar.tick(); });
+  auto verdicts = runner(jobs, a.parallel, [&](size_t) { bar.tick(); });
   bar.finish();
   std::string out;
   for (const auto& v : verdicts) out += sandbox::verdict_to_json(v).dump() + "\n";
@@ -76,6 +84,9 @@ void register_exec(CLI::App& app, Globals&, Action& action) {
                   "JSONL of jobs {id, program, profile?, timeout?, stdin?, memory_mb?}");
   cmd->add_option("--out", args->out, "Where --batch writes one verdict per line (input order)");
   cmd->add_option("--parallel", args->parallel, "Concurrent runs for --batch (default: all cores)");
+  cmd->add_option("--server", args->servers,
+                  "Run on `dstc serve sandbox` servers instead (URL[,URL...]); jobs are spread "
+                  "across them and retried on 429 or connection errors");
   cmd->callback([args, &action] {
     action = [args]() -> Status {
       const ExecArgs& a = *args;
@@ -86,8 +97,23 @@ void register_exec(CLI::App& app, Globals&, Action& action) {
       if (a.timeout < 0 || a.memory_mb < 0) {
         return fail(ErrorCode::kInvalidArgument, "--timeout and --memory-mb must be positive");
       }
-      DSTC_TRY(auto sb, sandbox::Sandbox::create());
-      return a.batch.empty() ? exec_one(a, *sb) : exec_batch(a, *sb);
+      BatchRunner runner;
+      std::shared_ptr<sandbox::Sandbox> local;
+      std::shared_ptr<sandbox_service::RemoteExecutor> remote;
+      if (a.servers.empty()) {
+        DSTC_TRY(local, sandbox::Sandbox::create());
+        runner = [local](const auto& jobs, size_t parallel, const auto& on_done) {
+          return local->run_batch(jobs, parallel, on_done);
+        };
+      } else {
+        sandbox_service::RemoteOptions options;
+        DSTC_TRY(options.servers, sandbox_service::parse_server_list(a.servers));
+        DSTC_TRY(remote, sandbox_service::RemoteExecutor::create(options));
+        runner = [remote](const auto& jobs, size_t parallel, const auto& on_done) {
+          return remote->run_batch(jobs, parallel, on_done);
+        };
+      }
+      return a.batch.empty() ? exec_one(a, runner) : exec_batch(a, runner);
     };
   });
 }

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "sandbox/sandbox.h"
+#include "sandbox_service/client.h"
 #include "selector/selector.h"
 #include "store/store.h"
 
@@ -38,7 +39,14 @@ struct Run {
   RunConfig config;
   PipelineOptions options;
   std::unique_ptr<store::Store> store;
-  std::unique_ptr<sandbox::Sandbox> sandbox;
+  std::unique_ptr<sandbox::Sandbox> sandbox;                // local execution, or
+  std::unique_ptr<sandbox_service::RemoteExecutor> remote;  // execute.servers
+
+  // Runs jobs on the local sandbox or spread over the configured sandbox servers.
+  std::vector<sandbox::Verdict> run_batch(const std::vector<sandbox::Job>& jobs) const {
+    size_t parallel = static_cast<size_t>(config.execute.parallel);
+    return remote ? remote->run_batch(jobs, parallel) : sandbox->run_batch(jobs, parallel);
+  }
   std::vector<PipelineTask> eval_tasks;
   std::shared_ptr<spdlog::logger> log;
 
@@ -137,8 +145,7 @@ Status evaluate(Run& run, uint32_t round) {
             jobs.push_back(std::move(job));
           }
         }
-        auto verdicts =
-            run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
+        auto verdicts = run.run_batch(jobs);
         size_t v = 0;
         for (size_t i = 0; i < chunk.size(); ++i) {
           store::EvalResult r;
@@ -281,7 +288,7 @@ Status execute(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks)
                 selector::concat_code_test(t.canonical_program(), test.program));
       }
     }
-    auto verdicts = run.sandbox->run_batch(jobs, static_cast<size_t>(run.config.execute.parallel));
+    auto verdicts = run.run_batch(jobs);
     std::map<size_t, store::WriteSet> sets;
     for (size_t i = 0; i < verdicts.size(); ++i) {
       const auto& v = verdicts[i];
@@ -540,7 +547,13 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   DSTC_TRY(run.store, store::Store::open(store_dir));
   DSTC_CHECK_OK(check_config(run));
   DSTC_TRY(run.eval_tasks, evaluation_tasks(config));
-  DSTC_TRY(run.sandbox, sandbox::Sandbox::create());
+  if (config.execute.servers.empty()) {
+    DSTC_TRY(run.sandbox, sandbox::Sandbox::create());
+  } else {
+    sandbox_service::RemoteOptions remote;
+    remote.servers = config.execute.servers;
+    DSTC_TRY(run.remote, sandbox_service::RemoteExecutor::create(remote));
+  }
 
   std::vector<Json> round_stats;
   uint32_t rounds = static_cast<uint32_t>(config.run.rounds);
