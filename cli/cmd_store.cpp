@@ -26,7 +26,8 @@ Result<std::unique_ptr<store::Store>> open_store(const Globals& g, const StoreAr
   store::StoreOptions opts;
   opts.create_if_missing = !read_only;
   opts.read_only = read_only;
-  return store::Store::open(g.run_dir_for(a.run), opts);
+  // The store lives in <run dir>/store, beside checkpoints, summary.json and the report.
+  return store::Store::open(g.run_dir_for(a.run) + "/store", opts);
 }
 
 Status run_stats(const Globals& g, const StoreArgs& a) {

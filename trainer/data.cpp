@@ -1,6 +1,7 @@
 #include "trainer/data.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/file.h"
 #include "common/json.h"
@@ -28,7 +29,9 @@ Result<std::unique_ptr<store::Store>> open_run(const std::string& run_dir) {
   store::StoreOptions so;
   so.create_if_missing = false;
   so.read_only = true;
-  auto st = store::Store::open(run_dir, so);
+  // A run directory of `dstc run` keeps its store in <run>/store; a bare store works too.
+  std::string dir = std::filesystem::exists(run_dir + "/store/CURRENT") ? run_dir + "/store" : run_dir;
+  auto st = store::Store::open(dir, so);
   if (!st) return fail(st.error().context("opening run store " + run_dir));
   return st;
 }

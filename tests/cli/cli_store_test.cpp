@@ -52,7 +52,8 @@ TEST(CliIntegration, StoreImportStatsCheckExport) {
 
   auto missing = run_dstc("--run-dir " + run + " store stats");
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("no run store in " + run), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("no run store in " + run + "/store"), std::string::npos)
+      << missing.err;
 
   auto imported = run_dstc("--run-dir " + run + " store import --problems " + problems);
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
@@ -66,7 +67,7 @@ TEST(CliIntegration, StoreImportStatsCheckExport) {
 
   // Pairs written through the library, exported through the CLI.
   {
-    auto st = store::Store::open(run);
+    auto st = store::Store::open(run + "/store");
     ASSERT_TRUE(st);
     store::WriteSet ws;
     for (uint32_t i = 0; i < 3; ++i) {
@@ -123,13 +124,13 @@ TEST(CliIntegration, ImportErrorsNameFileAndLine) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(bad + ":2: missing field 'prompt'"), std::string::npos) << r.err;
   // Nothing half-imported: the first row is not in the store either.
-  EXPECT_FALSE(std::filesystem::exists(tmp.sub("run") + "/CURRENT"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.sub("run") + "/store/CURRENT"));
 }
 
 TEST(CliIntegration, LockedStoreIsReportedByTheCli) {
   TempDir tmp;
   std::string run = tmp.sub("run");
-  auto st = store::Store::open(run);
+  auto st = store::Store::open(run + "/store");
   ASSERT_TRUE(st);
   std::string problems = tmp.sub("p.jsonl");
   write_text(problems, "{\"task_id\": \"a\", \"prompt\": \"p\"}\n");
