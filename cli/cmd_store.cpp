@@ -60,8 +60,8 @@ Status run_check(const Globals& g, const StoreArgs& a) {
   DSTC_TRY(auto problems, st->check());
   for (const auto& p : problems) std::printf("%s\n", p.c_str());
   if (!problems.empty()) {
-    return fail(ErrorCode::kCorrupt, std::to_string(problems.size()) +
-                                         " consistency problem(s) in " + st->dir());
+    return fail(ErrorCode::kCorrupt,
+                std::to_string(problems.size()) + " consistency problem(s) in " + st->dir());
   }
   std::printf("ok: %s is consistent\n", st->dir().c_str());
   return {};
@@ -145,17 +145,23 @@ void register_store(CLI::App& app, Globals& globals, Action& action) {
   auto* stats = store->add_subcommand("stats", "Record counts per family and round");
   add_run(stats);
   stats->add_flag("--json", args->json, "Print JSON instead of a table");
-  stats->callback([&globals, &action, args] { action = [&globals, args] { return run_stats(globals, *args); }; });
+  stats->callback([&globals, &action, args] {
+    action = [&globals, args] { return run_stats(globals, *args); };
+  });
 
   auto* check = store->add_subcommand(
-      "check", "Consistency check: every record decodes and matches its key, executions refer "
-               "to existing samples, pairs to existing problems (exit 1 if not)");
+      "check",
+      "Consistency check: every record decodes and matches its key, executions refer "
+      "to existing samples, pairs to existing problems (exit 1 if not)");
   add_run(check);
-  check->callback([&globals, &action, args] { action = [&globals, args] { return run_check(globals, *args); }; });
+  check->callback([&globals, &action, args] {
+    action = [&globals, args] { return run_check(globals, *args); };
+  });
 
   auto* exp = store->add_subcommand(
-      "export", "Export preference data as TRL JSONL: DPO {prompt, chosen, rejected} or KTO "
-                "{prompt, completion, label}");
+      "export",
+      "Export preference data as TRL JSONL: DPO {prompt, chosen, rejected} or KTO "
+      "{prompt, completion, label}");
   add_run(exp);
   exp->add_option("--round", args->round, "Round to export")->capture_default_str();
   exp->add_option("--selector", args->selector, "Selector whose pairs to export")
@@ -164,18 +170,23 @@ void register_store(CLI::App& app, Globals& globals, Action& action) {
       ->check(CLI::IsMember({"dpo", "kto"}))
       ->capture_default_str();
   exp->add_option("--out", args->out, "Output JSONL file")->required();
-  exp->callback([&globals, &action, args] { action = [&globals, args] { return run_export(globals, *args); }; });
+  exp->callback([&globals, &action, args] {
+    action = [&globals, args] { return run_export(globals, *args); };
+  });
 
   auto* imp = store->add_subcommand(
-      "import", "Import problems/prompts from JSONL(.gz): task_id, prompt, and optionally "
-                "entry_point, canonical_solution, test, split");
+      "import",
+      "Import problems/prompts from JSONL(.gz): task_id, prompt, and optionally "
+      "entry_point, canonical_solution, test, split");
   add_run(imp);
   imp->add_option("--problems", args->input, "JSONL file (plain or gzip)")
       ->required()
       ->check(CLI::ExistingFile);
   imp->add_option("--split", args->split, "Split label for rows without one")
       ->capture_default_str();
-  imp->callback([&globals, &action, args] { action = [&globals, args] { return run_import(globals, *args); }; });
+  imp->callback([&globals, &action, args] {
+    action = [&globals, args] { return run_import(globals, *args); };
+  });
 }
 
 }  // namespace

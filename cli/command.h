@@ -3,11 +3,10 @@
 // logging, then runs the one Action the chosen subcommand stored.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "common/error.h"
 

@@ -1,8 +1,7 @@
 // The `dstc` executable: global options, subcommand dispatch, error reporting.
-#include <cstdio>
-#include <algorithm>
-
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
 
 #include "cli/command.h"
 #include "common/log.h"

@@ -24,7 +24,8 @@ Result<std::vector<PipelineTask>> toy_tasks(const std::string& source, toy::Spli
   }
   if (count < 1) return fail(ErrorCode::kInvalidArgument, std::string(key) + "_count must be >= 1");
   std::vector<PipelineTask> out;
-  for (auto& t : toy::generate_tasks(split, static_cast<size_t>(count), static_cast<uint64_t>(seed))) {
+  for (auto& t :
+       toy::generate_tasks(split, static_cast<size_t>(count), static_cast<uint64_t>(seed))) {
     out.push_back(from_toy(std::move(t)));
   }
   return out;

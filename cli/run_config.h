@@ -19,25 +19,25 @@ struct RunConfig {
   } run;
   struct Model {
     std::string path = "../models/toy";  // HF checkpoint dir; relative to the config's folder
-    std::string backend = "local";    // "local" (LibTorch engine) or "openai" (vLLM, SGLang)
-    std::string url;                  // openai backend: server base URL
-    std::string device = "cpu";       // "cpu" or "cuda"
-    std::string dtype = "auto";       // auto = float32 on CPU, bfloat16 on CUDA
-    int64_t threads = 1;              // intra-op threads of the local engine and trainer
-    int64_t max_batch = 16;           // sequences decoded together
+    std::string backend = "local";       // "local" (LibTorch engine) or "openai" (vLLM, SGLang)
+    std::string url;                     // openai backend: server base URL
+    std::string device = "cpu";          // "cpu" or "cuda"
+    std::string dtype = "auto";          // auto = float32 on CPU, bfloat16 on CUDA
+    int64_t threads = 1;                 // intra-op threads of the local engine and trainer
+    int64_t max_batch = 16;              // sequences decoded together
   } model;
   struct Data {
-    std::string train = "toy";  // "toy" (built-in task world) or a JSONL prompt file
-    int64_t train_count = 1000; // DSTC training prompts per round
-    std::string eval = "toy";   // "toy" (held-out toy tasks) or a benchmark JSONL file
-    int64_t eval_count = 500;   // held-out tasks scored before and after
+    std::string train = "toy";   // "toy" (built-in task world) or a JSONL prompt file
+    int64_t train_count = 1000;  // DSTC training prompts per round
+    std::string eval = "toy";    // "toy" (held-out toy tasks) or a benchmark JSONL file
+    int64_t eval_count = 500;    // held-out tasks scored before and after
   } data;
   struct Generate {
-    int64_t codes = 8;          // J solutions per prompt
-    int64_t tests = 8;          // K tests per prompt
+    int64_t codes = 8;  // J solutions per prompt
+    int64_t tests = 8;  // K tests per prompt
     double temperature = 0.8;
     double top_p = 0.95;
-    int64_t top_k = 0;          // 0 = off
+    int64_t top_k = 0;  // 0 = off
     int64_t max_new_tokens = 160;
   } generate;
   struct Execute {
@@ -47,13 +47,15 @@ struct RunConfig {
     std::vector<std::string> servers;  // `dstc serve sandbox` URLs; empty = local sandbox
   } execute;
   struct Select {
-    std::string selector = "dstc";  // pairs the trainer uses: dstc, code-only, maxmin, random, codet, oracle
-    std::vector<std::string> ablations = {"code-only", "random", "oracle"};  // also built and audited
-    bool skip_same_code = false;    // skip prompts whose rejected code is the chosen code
-    std::string relabel = "none";   // "none" or "reward-augmented"
+    std::string selector =
+        "dstc";  // pairs the trainer uses: dstc, code-only, maxmin, random, codet, oracle
+    std::vector<std::string> ablations = {"code-only", "random",
+                                          "oracle"};  // also built and audited
+    bool skip_same_code = false;   // skip prompts whose rejected code is the chosen code
+    std::string relabel = "none";  // "none" or "reward-augmented"
   } select;
   struct Train {
-    std::string loss = "dpo";          // dpo, cdpo, ipo, kto, rpo, selm
+    std::string loss = "dpo";  // dpo, cdpo, ipo, kto, rpo, selm
     double beta = 0.5;
     double lr = 1e-4;
     int64_t epochs = 1;
@@ -63,7 +65,7 @@ struct RunConfig {
     int64_t lora_rank = 0;              // 0 = full fine-tuning
   } train;
   struct Eval {
-    int64_t n = 1;               // samples per task (1 with temperature 0 = greedy pass@1)
+    int64_t n = 1;  // samples per task (1 with temperature 0 = greedy pass@1)
     double temperature = 0.0;
     int64_t max_new_tokens = 160;
   } eval;

@@ -13,9 +13,8 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace dstc {
 
@@ -70,14 +69,14 @@ inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(st
 // DSTC_TRY(auto x, expr): evaluates expr (a Result<T>), returns its error from the
 // enclosing function if it failed, otherwise binds the value to the declaration.
 #define DSTC_TRY(decl, expr) DSTC_TRY_IMPL(DSTC_CONCAT(dstc_try_, __LINE__), decl, expr)
-#define DSTC_TRY_IMPL(tmp, decl, expr)                            \
-  auto tmp = (expr);                                              \
+#define DSTC_TRY_IMPL(tmp, decl, expr)                                      \
+  auto tmp = (expr);                                                        \
   if (!tmp) return ::tl::unexpected<::dstc::Error>(std::move(tmp).error()); \
   decl = std::move(*tmp)
 
 // DSTC_CHECK_OK(expr): for Status-returning calls.
-#define DSTC_CHECK_OK(expr)                                                  \
-  do {                                                                       \
-    auto dstc_status_ = (expr);                                              \
+#define DSTC_CHECK_OK(expr)                                                                     \
+  do {                                                                                          \
+    auto dstc_status_ = (expr);                                                                 \
     if (!dstc_status_) return ::tl::unexpected<::dstc::Error>(std::move(dstc_status_).error()); \
   } while (0)

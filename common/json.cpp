@@ -11,8 +11,8 @@ Result<const Json*> field(const Json& obj, std::string_view key) {
 }
 
 Error wrong_type(std::string_view key, const char* want, const Json& got) {
-  return Error(ErrorCode::kCorrupt, "field '" + std::string(key) + "' must be " + want +
-                                        ", got " + got.type_name());
+  return Error(ErrorCode::kCorrupt,
+               "field '" + std::string(key) + "' must be " + want + ", got " + got.type_name());
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
 // Logging: spdlog to stderr, one named logger per module ("store", "sandbox", ...).
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "common/error.h"
 

@@ -38,7 +38,8 @@ Result<Json> unframe(std::string_view value) {
 template <typename T>
 Status field(const Json& body, const char* key, T& out) {
   auto it = body.find(key);
-  if (it == body.end()) return fail(ErrorCode::kCorrupt, std::string("record lacks field '") + key + "'");
+  if (it == body.end())
+    return fail(ErrorCode::kCorrupt, std::string("record lacks field '") + key + "'");
   try {
     out = it->get<T>();
   } catch (const Json::exception&) {
@@ -64,8 +65,11 @@ Result<uint32_t> version_of(std::string_view value) {
 }
 
 std::string encode(const Problem& r) {
-  return frame({{"task_id", r.task_id}, {"prompt", r.prompt}, {"entry_point", r.entry_point},
-                {"canonical_solution", r.canonical_solution}, {"hidden_tests", r.hidden_tests},
+  return frame({{"task_id", r.task_id},
+                {"prompt", r.prompt},
+                {"entry_point", r.entry_point},
+                {"canonical_solution", r.canonical_solution},
+                {"hidden_tests", r.hidden_tests},
                 {"split", r.split}});
 }
 
@@ -82,11 +86,18 @@ Status decode(std::string_view value, Problem& out) {
 
 std::string encode(const Sample& r) {
   const SamplingInfo& s = r.sampling;
-  return frame({{"round", r.round}, {"task_id", r.task_id},
-                {"kind", std::string(sample_kind_name(r.kind))}, {"index", r.index},
-                {"raw", r.raw}, {"program", r.program}, {"model_id", s.model_id},
-                {"temperature", s.temperature}, {"top_p", s.top_p}, {"top_k", s.top_k},
-                {"max_new_tokens", s.max_new_tokens}, {"seed", s.seed}});
+  return frame({{"round", r.round},
+                {"task_id", r.task_id},
+                {"kind", std::string(sample_kind_name(r.kind))},
+                {"index", r.index},
+                {"raw", r.raw},
+                {"program", r.program},
+                {"model_id", s.model_id},
+                {"temperature", s.temperature},
+                {"top_p", s.top_p},
+                {"top_k", s.top_k},
+                {"max_new_tokens", s.max_new_tokens},
+                {"seed", s.seed}});
 }
 
 Status decode(std::string_view value, Sample& out) {
@@ -112,9 +123,14 @@ Status decode(std::string_view value, Sample& out) {
 }
 
 std::string encode(const Execution& r) {
-  return frame({{"round", r.round}, {"task_id", r.task_id}, {"code", r.code_index},
-                {"test", r.test_index}, {"status", r.status}, {"wall_ms", r.wall_ms},
-                {"cpu_ms", r.cpu_ms}, {"detail", r.detail}});
+  return frame({{"round", r.round},
+                {"task_id", r.task_id},
+                {"code", r.code_index},
+                {"test", r.test_index},
+                {"status", r.status},
+                {"wall_ms", r.wall_ms},
+                {"cpu_ms", r.cpu_ms},
+                {"detail", r.detail}});
 }
 
 Status decode(std::string_view value, Execution& out) {
@@ -131,11 +147,18 @@ Status decode(std::string_view value, Execution& out) {
 }
 
 std::string encode(const Pair& r) {
-  return frame({{"round", r.round}, {"task_id", r.task_id}, {"selector", r.selector},
-                {"index", r.index}, {"prompt", r.prompt}, {"chosen", r.chosen},
-                {"rejected", r.rejected}, {"chosen_code", r.chosen_code},
-                {"chosen_test", r.chosen_test}, {"rejected_code", r.rejected_code},
-                {"rejected_test", r.rejected_test}, {"chosen_score", r.chosen_score},
+  return frame({{"round", r.round},
+                {"task_id", r.task_id},
+                {"selector", r.selector},
+                {"index", r.index},
+                {"prompt", r.prompt},
+                {"chosen", r.chosen},
+                {"rejected", r.rejected},
+                {"chosen_code", r.chosen_code},
+                {"chosen_test", r.chosen_test},
+                {"rejected_code", r.rejected_code},
+                {"rejected_test", r.rejected_test},
+                {"chosen_score", r.chosen_score},
                 {"rejected_score", r.rejected_score}});
 }
 
@@ -158,8 +181,12 @@ Status decode(std::string_view value, Pair& out) {
 }
 
 std::string encode(const KtoExample& r) {
-  return frame({{"round", r.round}, {"task_id", r.task_id}, {"selector", r.selector},
-                {"index", r.index}, {"prompt", r.prompt}, {"completion", r.completion},
+  return frame({{"round", r.round},
+                {"task_id", r.task_id},
+                {"selector", r.selector},
+                {"index", r.index},
+                {"prompt", r.prompt},
+                {"completion", r.completion},
                 {"label", r.label}});
 }
 
@@ -176,8 +203,12 @@ Status decode(std::string_view value, KtoExample& out) {
 }
 
 std::string encode(const EvalResult& r) {
-  return frame({{"round", r.round}, {"benchmark", r.benchmark}, {"task_id", r.task_id},
-                {"n", r.n}, {"correct", r.correct}, {"statuses", r.statuses}});
+  return frame({{"round", r.round},
+                {"benchmark", r.benchmark},
+                {"task_id", r.task_id},
+                {"n", r.n},
+                {"correct", r.correct},
+                {"statuses", r.statuses}});
 }
 
 Status decode(std::string_view value, EvalResult& out) {

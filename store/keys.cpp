@@ -76,7 +76,9 @@ std::string stage_prefix(uint32_t round, std::string_view stage) {
   return std::string(kStagePrefix) + join(num(round), stage) + kSep;
 }
 
-std::string unit_done(const UnitKey& unit) { return stage_prefix(unit.round, unit.stage) + unit.unit; }
+std::string unit_done(const UnitKey& unit) {
+  return stage_prefix(unit.round, unit.stage) + unit.unit;
+}
 
 std::string meta(std::string_view key) { return std::string(kMetaPrefix) + std::string(key); }
 

@@ -12,9 +12,9 @@ namespace dstc::store {
 
 // A programming prompt: imported once per run, not per round.
 struct Problem {
-  std::string task_id;     // unique, e.g. "HumanEval/0" or "toy/train/00017"
-  std::string prompt;      // signature + docstring (HumanEval style) or an instruction
-  std::string entry_point; // function name tests call; may be empty
+  std::string task_id;             // unique, e.g. "HumanEval/0" or "toy/train/00017"
+  std::string prompt;              // signature + docstring (HumanEval style) or an instruction
+  std::string entry_point;         // function name tests call; may be empty
   std::string canonical_solution;  // optional; used for audits and the toy world
   std::string hidden_tests;        // optional ground-truth test code (never shown to the model)
   std::string split;               // "train", "eval", ...
@@ -92,8 +92,8 @@ struct EvalResult {
   uint32_t round = 0;
   std::string benchmark;
   std::string task_id;
-  uint32_t n = 0;        // samples evaluated
-  uint32_t correct = 0;  // samples that passed
+  uint32_t n = 0;                     // samples evaluated
+  uint32_t correct = 0;               // samples that passed
   std::vector<std::string> statuses;  // one verdict per sample
 };
 

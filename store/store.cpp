@@ -1,11 +1,11 @@
 #include "store/store.h"
 
-#include <filesystem>
-#include <set>
-
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+
+#include <filesystem>
+#include <set>
 
 #include "store/codec.h"
 #include "store/keys.h"
@@ -14,13 +14,20 @@ namespace dstc::store {
 
 std::string_view family_name(Family family) {
   switch (family) {
-    case Family::kProblems: return "problems";
-    case Family::kSamples: return "samples";
-    case Family::kExecutions: return "executions";
-    case Family::kPairs: return "pairs";
-    case Family::kKto: return "kto";
-    case Family::kEvals: return "evals";
-    case Family::kMeta: return "meta";
+    case Family::kProblems:
+      return "problems";
+    case Family::kSamples:
+      return "samples";
+    case Family::kExecutions:
+      return "executions";
+    case Family::kPairs:
+      return "pairs";
+    case Family::kKto:
+      return "kto";
+    case Family::kEvals:
+      return "evals";
+    case Family::kMeta:
+      return "meta";
   }
   return "unknown";
 }
@@ -88,8 +95,8 @@ struct Store::Impl {
       if (!fn(key, value)) break;
     }
     if (!it->status().ok()) {
-      return fail(ErrorCode::kIo, "reading " + std::string(family_name(family)) + ": " +
-                                      it->status().ToString());
+      return fail(ErrorCode::kIo,
+                  "reading " + std::string(family_name(family)) + ": " + it->status().ToString());
     }
     return {};
   }
@@ -189,9 +196,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw)
-          : rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+      options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw)
+                        : rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
   if (!s.ok()) return fail(rocks_error(s, dir));
 
   auto impl = std::make_unique<Impl>();
@@ -217,14 +223,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
     try {
       v = std::stoll(*stamped);
     } catch (...) {
-      return fail(ErrorCode::kCorrupt, "run store " + dir + " has a malformed schema_version '" +
-                                           *stamped + "'");
+      return fail(ErrorCode::kCorrupt,
+                  "run store " + dir + " has a malformed schema_version '" + *stamped + "'");
     }
     if (v > static_cast<int64_t>(kSchemaVersion)) {
-      return fail(ErrorCode::kVersion,
-                  "run store " + dir + " was written with schema version " + std::to_string(v) +
-                      "; this dstc understands up to " + std::to_string(kSchemaVersion) +
-                      " (upgrade dstc to read it)");
+      return fail(ErrorCode::kVersion, "run store " + dir + " was written with schema version " +
+                                           std::to_string(v) + "; this dstc understands up to " +
+                                           std::to_string(kSchemaVersion) +
+                                           " (upgrade dstc to read it)");
     }
   } else if (!options.read_only) {
     WriteSet ws;
@@ -259,8 +265,7 @@ Result<bool> Store::is_done(const UnitKey& unit) const {
   return true;
 }
 
-Result<std::vector<std::string>> Store::done_units(uint32_t round,
-                                                   const std::string& stage) const {
+Result<std::vector<std::string>> Store::done_units(uint32_t round, const std::string& stage) const {
   std::vector<std::string> out;
   std::string prefix = keys::stage_prefix(round, stage);
   DSTC_CHECK_OK(impl_->scan(Family::kMeta, prefix, [&](std::string_view key, std::string_view) {
@@ -310,13 +315,12 @@ Result<std::vector<Problem>> Store::problems() const {
 
 Result<std::vector<Sample>> Store::samples(uint32_t round, const std::string& task_id,
                                            std::optional<SampleKind> kind) const {
-  std::string prefix = kind ? keys::sample_kind_prefix(round, task_id, *kind)
-                            : keys::task_prefix(round, task_id);
+  std::string prefix =
+      kind ? keys::sample_kind_prefix(round, task_id, *kind) : keys::task_prefix(round, task_id);
   return impl_->load<Sample>(Family::kSamples, prefix);
 }
 
-Result<std::vector<Execution>> Store::executions(uint32_t round,
-                                                 const std::string& task_id) const {
+Result<std::vector<Execution>> Store::executions(uint32_t round, const std::string& task_id) const {
   return impl_->load<Execution>(Family::kExecutions, keys::task_prefix(round, task_id));
 }
 
@@ -340,8 +344,8 @@ Result<std::vector<EvalResult>> Store::evals(uint32_t round, const std::string& 
 
 Result<std::optional<std::string>> Store::meta(const std::string& key) const {
   std::string value;
-  auto s = impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(Family::kMeta), keys::meta(key),
-                          &value);
+  auto s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->cf(Family::kMeta), keys::meta(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return fail(ErrorCode::kIo, "reading meta '" + key + "': " + s.ToString());
   std::string out;
@@ -393,27 +397,29 @@ Result<std::vector<std::string>> Store::check() const {
 
   Problem p;
   DSTC_CHECK_OK(impl_->scan(Family::kProblems, "", [&](std::string_view k, std::string_view v) {
-    check_record("problems", k, v, [](const Problem& r) { return keys::problem(r.task_id); },
-                 found, p, ok);
+    check_record(
+        "problems", k, v, [](const Problem& r) { return keys::problem(r.task_id); }, found, p, ok);
     if (ok) task_ids.insert(p.task_id);
     return true;
   }));
   Sample s;
   DSTC_CHECK_OK(impl_->scan(Family::kSamples, "", [&](std::string_view k, std::string_view v) {
-    check_record("samples", k, v, [](const Sample& r) { return keys::sample(r); }, found, s, ok);
+    check_record(
+        "samples", k, v, [](const Sample& r) { return keys::sample(r); }, found, s, ok);
     if (ok) sample_keys.insert(std::string(k));
     return true;
   }));
   Execution e;
   DSTC_CHECK_OK(impl_->scan(Family::kExecutions, "", [&](std::string_view k, std::string_view v) {
-    check_record("executions", k, v,
-                 [](const Execution& r) {
-                   return keys::execution(r.round, r.task_id, r.code_index, r.test_index);
-                 },
-                 found, e, ok);
+    check_record(
+        "executions", k, v,
+        [](const Execution& r) {
+          return keys::execution(r.round, r.task_id, r.code_index, r.test_index);
+        },
+        found, e, ok);
     if (!ok) return true;
-    for (auto [kind, index] : {std::pair{SampleKind::kCode, e.code_index},
-                               std::pair{SampleKind::kTest, e.test_index}}) {
+    for (auto [kind, index] :
+         {std::pair{SampleKind::kCode, e.code_index}, std::pair{SampleKind::kTest, e.test_index}}) {
       if (index == kHiddenTestIndex || index == kCanonicalCodeIndex) continue;
       Sample ref;
       ref.round = e.round;
@@ -429,9 +435,10 @@ Result<std::vector<std::string>> Store::check() const {
   }));
   Pair pr;
   DSTC_CHECK_OK(impl_->scan(Family::kPairs, "", [&](std::string_view k, std::string_view v) {
-    check_record("pairs", k, v,
-                 [](const Pair& r) { return keys::pair(r.round, r.selector, r.task_id, r.index); },
-                 found, pr, ok);
+    check_record(
+        "pairs", k, v,
+        [](const Pair& r) { return keys::pair(r.round, r.selector, r.task_id, r.index); }, found,
+        pr, ok);
     if (ok && !task_ids.count(pr.task_id)) {
       found.push_back("pairs record '" + Impl::printable(k) + "': task '" + pr.task_id +
                       "' is not among the problems");
@@ -440,18 +447,18 @@ Result<std::vector<std::string>> Store::check() const {
   }));
   KtoExample kt;
   DSTC_CHECK_OK(impl_->scan(Family::kKto, "", [&](std::string_view k, std::string_view v) {
-    check_record("kto", k, v,
-                 [](const KtoExample& r) {
-                   return keys::pair(r.round, r.selector, r.task_id, r.index);
-                 },
-                 found, kt, ok);
+    check_record(
+        "kto", k, v,
+        [](const KtoExample& r) { return keys::pair(r.round, r.selector, r.task_id, r.index); },
+        found, kt, ok);
     return true;
   }));
   EvalResult ev;
   DSTC_CHECK_OK(impl_->scan(Family::kEvals, "", [&](std::string_view k, std::string_view v) {
-    check_record("evals", k, v,
-                 [](const EvalResult& r) { return keys::eval(r.round, r.benchmark, r.task_id); },
-                 found, ev, ok);
+    check_record(
+        "evals", k, v,
+        [](const EvalResult& r) { return keys::eval(r.round, r.benchmark, r.task_id); }, found, ev,
+        ok);
     return true;
   }));
   DSTC_CHECK_OK(impl_->scan(Family::kMeta, "", [&](std::string_view k, std::string_view v) {

@@ -46,9 +46,9 @@ void print(const char* name, size_t ops, double secs, double baseline_ops_per_s)
 }  // namespace
 
 int main() {
-  std::string dir = (std::filesystem::temp_directory_path() /
-                     ("dstc_bench_store_" + std::to_string(::getpid())))
-                        .string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / ("dstc_bench_store_" + std::to_string(::getpid())))
+          .string();
   std::filesystem::remove_all(dir);
   auto opened = Store::open(dir);
   if (!opened) {

@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
-
-#include <zlib.h>
-
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -99,9 +97,11 @@ TEST(ThreadPoolTest, ParallelForVisitsEveryIndexOnceAndRethrows) {
   std::vector<std::atomic<int>> hits(1000);
   pool.parallel_for(hits.size(), [&](size_t i) { hits[i]++; });
   for (auto& h : hits) EXPECT_EQ(h.load(), 1);
-  EXPECT_THROW(pool.parallel_for(10, [](size_t i) {
-    if (i == 5) throw std::runtime_error("boom");
-  }), std::runtime_error);
+  EXPECT_THROW(pool.parallel_for(10,
+                                 [](size_t i) {
+                                   if (i == 5) throw std::runtime_error("boom");
+                                 }),
+               std::runtime_error);
 }
 
 }  // namespace

@@ -1,12 +1,11 @@
 // Crash safety: a child process commits units in a loop and is SIGKILLed at random
 // moments. After each kill the reopened store must hold only whole units, each
 // marked done exactly when all its records are there; writing then resumes.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -45,8 +44,10 @@ std::vector<std::string> all_units() {
   if (!pending) std::_Exit(4);
   for (const auto& unit : *pending) {
     WriteSet ws;
-    for (uint32_t j = 0; j < kCodes; ++j) ws.put(testing::make_sample(0, unit, SampleKind::kCode, j));
-    for (uint32_t k = 0; k < kTests; ++k) ws.put(testing::make_sample(0, unit, SampleKind::kTest, k));
+    for (uint32_t j = 0; j < kCodes; ++j)
+      ws.put(testing::make_sample(0, unit, SampleKind::kCode, j));
+    for (uint32_t k = 0; k < kTests; ++k)
+      ws.put(testing::make_sample(0, unit, SampleKind::kTest, k));
     for (uint32_t j = 0; j < kCodes; ++j) {
       for (uint32_t k = 0; k < kTests; ++k) {
         ws.put(testing::make_execution(0, unit, j, k, j == k));
@@ -120,8 +121,10 @@ TEST(StoreCrashIntegration, KilledWriterLeavesOnlyWholeUnitsAndResumes) {
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    if (WIFSIGNALED(status)) ++kills;
-    else ASSERT_EQ(WEXITSTATUS(status), 0) << "writer failed on its own";
+    if (WIFSIGNALED(status))
+      ++kills;
+    else
+      ASSERT_EQ(WEXITSTATUS(status), 0) << "writer failed on its own";
     int done = verify_whole_units(tmp.path());
     ASSERT_GE(done, previous_done) << "a committed unit disappeared";
     previous_done = done;

@@ -28,8 +28,9 @@ TEST(StoreTest, EveryRecordTypeRoundTrips) {
   auto st = open_ok(tmp.path());
   ASSERT_TRUE(st);
 
-  Problem p{"HumanEval/0", "def f(x):\n    \"\"\"doc\"\"\"\n", "f", "    return x\n",
-            "assert f(1) == 1", "eval"};
+  Problem p{
+      "HumanEval/0", "def f(x):\n    \"\"\"doc\"\"\"\n", "f", "    return x\n", "assert f(1) == 1",
+      "eval"};
   Sample s = make_sample(2, "HumanEval/0", SampleKind::kTest, 3);
   Execution e = make_execution(2, "HumanEval/0", 1, 3, false);
   Pair pr;
@@ -181,7 +182,10 @@ TEST(StoreTest, RejectsKeyComponentsWithReservedBytes) {
   TempDir tmp;
   auto st = open_ok(tmp.path());
   ASSERT_TRUE(st);
-  auto r = st->commit({0, "gen", std::string("a\x1f" "b")}, WriteSet{});
+  auto r = st->commit({0, "gen",
+                       std::string("a\x1f"
+                                   "b")},
+                      WriteSet{});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message().find("unit"), std::string::npos);
