@@ -270,9 +270,12 @@ TEST(ServiceSlow, LoadLeavesNoLeaks) {
     return std::array<size_t, 3>{testing::open_fd_count(), kids.size(),
                                  testing::sandbox_dir_count(kids)};
   };
+  // The warm-up's run processes are reaped just after their answers: take the baseline
+  // once the census has held still for 200 ms, not merely twice in a row.
   std::array<size_t, 3> before{};
   ASSERT_TRUE(eventually([&] {
     before = census();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return before == census();
   }));
   auto result = load(2000, 32, std::chrono::seconds(40));
