@@ -10,6 +10,10 @@
 // RunResponse (+ its byte fields) back; then the channel closes.
 #pragma once
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 
 namespace dstc::sandbox::proto {
@@ -50,5 +54,19 @@ struct RunResponse {
   uint64_t error_message_len = 0;
   uint64_t reason_len = 0;
 };
+
+// Reads exactly n bytes from fd, retrying on EINTR; false on EOF or error. Both ends of
+// the supervisor <-> zygote channel use it.
+inline bool read_exact(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
 
 }  // namespace dstc::sandbox::proto

@@ -47,18 +47,6 @@ bool write_all(int fd, const void* data, size_t n) {
   return true;
 }
 
-bool read_exact(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= r;
-  }
-  return true;
-}
-
 Verdict sandbox_error(const Job& job, std::string reason) {
   Verdict v;
   v.id = job.id;
@@ -277,13 +265,13 @@ struct Sandbox::Impl {
       do_write();
     }
     proto::RunResponse resp;
-    bool got = read_exact(sv[0], &resp, sizeof resp) && resp.magic == proto::kMagic;
+    bool got = proto::read_exact(sv[0], &resp, sizeof resp) && resp.magic == proto::kMagic;
     Verdict v;
     v.id = job.id;
     if (got) {
       auto field = [&](uint64_t len, std::string& out) {
         out.resize(len);
-        got = got && read_exact(sv[0], out.data(), len);
+        got = got && proto::read_exact(sv[0], out.data(), len);
       };
       field(resp.stdout_len, v.stdout_text);
       field(resp.stderr_len, v.stderr_text);

@@ -126,18 +126,6 @@ bool write_all(int fd, const void* data, size_t n) {
   return true;
 }
 
-bool read_exact(int fd, void* data, size_t n) {
-  char* p = static_cast<char*>(data);
-  while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= r;
-  }
-  return true;
-}
-
 bool write_text(const std::string& path, const std::string& text) {
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -784,12 +772,12 @@ void send_response(int chan, proto::RunResponse resp, const std::string& out,
     _exit(0);
   };
   proto::RunRequest req;
-  if (!read_exact(chan, &req, sizeof req) || req.magic != proto::kMagic) {
+  if (!proto::read_exact(chan, &req, sizeof req) || req.magic != proto::kMagic) {
     sandbox_error("malformed job request");
   }
   std::string program(req.program_len, '\0'), stdin_data(req.stdin_len, '\0');
-  if (!read_exact(chan, program.data(), program.size()) ||
-      !read_exact(chan, stdin_data.data(), stdin_data.size())) {
+  if (!proto::read_exact(chan, program.data(), program.size()) ||
+      !proto::read_exact(chan, stdin_data.data(), stdin_data.size())) {
     sandbox_error("truncated job request");
   }
   if (program.find('\0') != std::string::npos) {
