@@ -30,7 +30,8 @@ Result<std::unique_ptr<store::Store>> open_run(const std::string& run_dir) {
   so.create_if_missing = false;
   so.read_only = true;
   // A run directory of `dstc run` keeps its store in <run>/store; a bare store works too.
-  std::string dir = std::filesystem::exists(run_dir + "/store/CURRENT") ? run_dir + "/store" : run_dir;
+  std::string dir =
+      std::filesystem::exists(run_dir + "/store/CURRENT") ? run_dir + "/store" : run_dir;
   auto st = store::Store::open(dir, so);
   if (!st) return fail(st.error().context("opening run store " + run_dir));
   return st;

@@ -83,8 +83,8 @@ Result<std::string> normalize(std::string_view text, NormalForm form) {
   }
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                             static_cast<utf8proc_ssize_t>(text.size()), &out,
-                             static_cast<utf8proc_option_t>(options));
+                                      static_cast<utf8proc_ssize_t>(text.size()), &out,
+                                      static_cast<utf8proc_option_t>(options));
   if (len < 0) {
     return fail(ErrorCode::kInvalidArgument,
                 "Unicode normalization failed (utf8proc error " + std::to_string(len) + ")");
