@@ -78,6 +78,31 @@ Status run_export(const Globals& g, const StoreArgs& a) {
       text += '\n';
     }
     n = pairs.size();
+  } else if (a.format == "samples") {
+    DSTC_TRY(auto problems, st->problems());
+    for (const auto& problem : problems) {
+      DSTC_TRY(auto samples, st->samples(a.round, problem.task_id));
+      if (samples.empty()) continue;
+      DSTC_TRY(auto runs, st->executions(a.round, problem.task_id));
+      for (const auto& s : samples) {
+        Json row{{"task_id", s.task_id},
+                 {"kind", std::string(store::sample_kind_name(s.kind))},
+                 {"index", s.index},
+                 {"raw", s.raw},
+                 {"program", s.program}};
+        // A code's verdict on the hidden tests; a test's verdict on the canonical solution.
+        for (const auto& e : runs) {
+          bool code = s.kind == store::SampleKind::kCode;
+          if ((code && e.code_index == s.index && e.test_index == store::kHiddenTestIndex) ||
+              (!code && e.test_index == s.index && e.code_index == store::kCanonicalCodeIndex)) {
+            row[code ? "hidden_verdict" : "canonical_verdict"] = e.status;
+          }
+        }
+        text += row.dump();
+        text += '\n';
+        ++n;
+      }
+    }
   } else {
     DSTC_TRY(auto examples, st->kto(a.round, a.selector));
     for (const auto& k : examples) {
@@ -161,13 +186,15 @@ void register_store(CLI::App& app, Globals& globals, Action& action) {
   auto* exp = store->add_subcommand(
       "export",
       "Export preference data as TRL JSONL: DPO {prompt, chosen, rejected} or KTO "
-      "{prompt, completion, label}");
+      "{prompt, completion, label}; or the round's raw samples with their verdicts");
   add_run(exp);
   exp->add_option("--round", args->round, "Round to export")->capture_default_str();
   exp->add_option("--selector", args->selector, "Selector whose pairs to export")
       ->capture_default_str();
-  exp->add_option("--format", args->format, "dpo or kto")
-      ->check(CLI::IsMember({"dpo", "kto"}))
+  exp->add_option("--format", args->format,
+                  "dpo, kto, or samples (every sample of the round with its verdict on the "
+                  "hidden tests or, for a test, on the canonical solution)")
+      ->check(CLI::IsMember({"dpo", "kto", "samples"}))
       ->capture_default_str();
   exp->add_option("--out", args->out, "Output JSONL file")->required();
   exp->callback([&globals, &action, args] {

@@ -23,6 +23,9 @@ struct ToyArgs {
   std::string format = "tasks";
   int min_examples = 2;
   int max_examples = 2;
+  // export --format sft: the mix of SFT targets.
+  int64_t code_every = 1;  // a code target for one task in this many
+  int varied_tests = 1;    // varied test targets per task (after the restated examples)
   // simulate: a stand-in for the model's samples (no model, no Python).
   int codes = 8;
   int tests = 8;
@@ -45,16 +48,24 @@ Result<std::vector<toy::ToyTask>> make_tasks(const ToyArgs& args) {
                     std::to_string(args.min_examples) + " and " +
                     std::to_string(args.max_examples));
   }
+  if (args.code_every < 1 || args.varied_tests < 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "--code-every must be >= 1 and --varied-tests >= 0, got " +
+                    std::to_string(args.code_every) + " and " + std::to_string(args.varied_tests));
+  }
   toy::ToyOptions options;
   options.min_examples = args.min_examples;
   options.max_examples = args.max_examples;
+  options.extra_tests = args.varied_tests;
   return toy::generate_tasks(split, static_cast<size_t>(args.count), args.seed, options);
 }
 
 // tasks: one HumanEval-style record per task. sft: one {task_id, kind, prompt, completion,
-// label} record for the code and one per test target (restated examples, then varied
-// tests); label is always true, so the file is TRL KTO-shaped and `dstc train --loss sft`
-// reads it as it is.
+// label} record for the code (of one task in --code-every) and one per test target
+// (restated examples, then --varied-tests varied ones); label is always true, so the file
+// is TRL KTO-shaped and `dstc train --loss sft` reads it as it is. Fewer code targets than
+// test targets is how the toy model ends up weaker at code (headroom for DSTC) while it
+// still learns to copy docstring examples into tests (self-test validity).
 Status export_command(const ToyArgs& args) {
   if (args.format != "tasks" && args.format != "sft") {
     return fail(ErrorCode::kInvalidArgument,
@@ -63,20 +74,24 @@ Status export_command(const ToyArgs& args) {
   DSTC_TRY(auto tasks, make_tasks(args));
   std::string text;
   size_t records = 0;
-  for (const auto& t : tasks) {
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const toy::ToyTask& t = tasks[i];
     if (args.format == "tasks") {
       text += toy::task_to_json(t).dump() + "\n";
       ++records;
       continue;
     }
-    text += Json{{"task_id", t.task_id},
-                 {"kind", "code"},
-                 {"prompt", toy::code_query(t)},
-                 {"completion", t.solution},
-                 {"label", true}}
-                .dump() +
-            "\n";
-    ++records;
+    // Whole rounds of the round-robin template order, so every template keeps its share.
+    if ((i / toy::template_names().size()) % static_cast<size_t>(args.code_every) == 0) {
+      text += Json{{"task_id", t.task_id},
+                   {"kind", "code"},
+                   {"prompt", toy::code_query(t)},
+                   {"completion", t.solution},
+                   {"label", true}}
+                  .dump() +
+              "\n";
+      ++records;
+    }
     for (const auto& test : toy::sft_test_responses(t)) {
       text += Json{{"task_id", t.task_id},
                    {"kind", "test"},
@@ -233,6 +248,12 @@ void register_toy(CLI::App& app, Globals&, Action& action) {
   add_task_options(exp, *args);
   exp->add_option("--out", args->out, "Output JSONL file ('-' or empty: stdout)");
   exp->add_option("--format", args->format, "tasks | sft")->capture_default_str();
+  exp->add_option("--code-every", args->code_every,
+                  "sft: a code target for one task in N (the others give tests only)")
+      ->capture_default_str();
+  exp->add_option("--varied-tests", args->varied_tests,
+                  "sft: varied test targets per task, after the restated docstring examples")
+      ->capture_default_str();
   exp->callback([&action, args] { action = [args] { return export_command(*args); }; });
 
   auto* stats = toy->add_subcommand(
