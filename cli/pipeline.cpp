@@ -28,7 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kEvalBenchmark = "toy-eval";
 // Prompts sampled together. Fixed, so that a chunk's seed — and its samples — are the
 // same whether or not an earlier attempt already committed part of it.
 constexpr size_t kChunk = 16;
@@ -48,6 +47,7 @@ struct Run {
     return remote ? remote->run_batch(jobs, parallel) : sandbox->run_batch(jobs, parallel);
   }
   std::vector<PipelineTask> eval_tasks;
+  std::string eval_benchmark;  // what evaluation results are stored under
   std::shared_ptr<spdlog::logger> log;
 
   std::string model_dir(uint32_t round) const {
@@ -132,6 +132,7 @@ Status evaluate(Run& run, uint32_t round) {
       for_each_pending_chunk(tasks, pending_set, [&](size_t c, const Chunk& chunk) -> Status {
         SampleRequest req{
             ec.n, ec.temperature, 1.0, 0, ec.max_new_tokens, run.seed_for(round, "eval", c), {}};
+        req.stop = chunk.front()->code_stops;  // the prompt format's, the same for all tasks
         std::vector<std::string> queries;
         for (auto* t : chunk) queries.push_back(t->code_query);
         DSTC_TRY(auto outputs, model->sample(queries, req));
@@ -139,9 +140,10 @@ Status evaluate(Run& run, uint32_t round) {
         for (size_t i = 0; i < chunk.size(); ++i) {
           for (const auto& text : outputs[i]) {
             sandbox::Job job;
-            job.program = chunk[i]->hidden_program(toy::strip_trailing_tests(text));
+            job.program = chunk[i]->score_program(text);
             job.profile = run.config.execute.profile;
-            job.timeout_seconds = run.config.execute.timeout;
+            job.timeout_seconds = chunk[i]->hidden_timeout > 0 ? chunk[i]->hidden_timeout
+                                                               : run.config.execute.timeout;
             jobs.push_back(std::move(job));
           }
         }
@@ -150,7 +152,7 @@ Status evaluate(Run& run, uint32_t round) {
         for (size_t i = 0; i < chunk.size(); ++i) {
           store::EvalResult r;
           r.round = round;
-          r.benchmark = kEvalBenchmark;
+          r.benchmark = run.eval_benchmark;
           r.task_id = chunk[i]->task_id;
           for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
             if (verdicts[v].status == sandbox::Status::kSandboxError) {
@@ -197,10 +199,13 @@ Status generate(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks
         SampleRequest code_req{g.codes, g.temperature,    g.top_p,
                                g.top_k, g.max_new_tokens, run.seed_for(round, "code", c),
                                {}};
-        // A test is one line; the newline ends it.
         SampleRequest test_req{g.tests, g.temperature,    g.top_p,
                                g.top_k, g.max_new_tokens, run.seed_for(round, "test", c),
-                               {"\n"}};
+                               {}};
+        // Stop strings belong to the prompt format, the same for every task of a run (toy:
+        // a test is one line; the newline ends it).
+        code_req.stop = chunk.front()->code_stops;
+        test_req.stop = chunk.front()->test_stops;
         DSTC_TRY(auto codes, model->sample(code_queries, code_req));
         DSTC_TRY(auto tests, model->sample(test_queries, test_req));
         for (size_t i = 0; i < chunk.size(); ++i) {
@@ -280,10 +285,12 @@ Status execute(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks)
           add_job(p, code.index, test.index,
                   selector::concat_code_test(code.program, test.program));
         }
-        add_job(p, code.index, store::kHiddenTestIndex, t.hidden_program(code.program));
+        if (t.has_hidden_tests()) {
+          add_job(p, code.index, store::kHiddenTestIndex, t.hidden_program(code.program));
+        }
       }
       for (const auto& test : tests) {
-        if (test.program.empty()) continue;
+        if (test.program.empty() || t.canonical_program().empty()) continue;
         add_job(p, store::kCanonicalCodeIndex, test.index,
                 selector::concat_code_test(t.canonical_program(), test.program));
       }
@@ -472,7 +479,7 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
 }
 
 Result<double> pass_at_1(const Run& run, uint32_t round) {
-  DSTC_TRY(auto results, run.store->evals(round, kEvalBenchmark));
+  DSTC_TRY(auto results, run.store->evals(round, run.eval_benchmark));
   if (results.empty()) return 0.0;
   double sum = 0;
   for (const auto& r : results) sum += r.n ? static_cast<double>(r.correct) / r.n : 0.0;
@@ -483,7 +490,7 @@ Status write_summary(const Run& run, uint32_t rounds_done, const std::vector<Jso
   Json summary;
   summary["run"] = run.config.run.name;
   summary["run_dir"] = run.options.run_dir;
-  summary["benchmark"] = kEvalBenchmark;
+  summary["benchmark"] = run.eval_benchmark;
   summary["eval_tasks"] = run.eval_tasks.size();
   DSTC_TRY(double base, pass_at_1(run, 0));
   DSTC_TRY(double final_score, pass_at_1(run, rounds_done));
@@ -534,6 +541,11 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   run.config = config;
   run.options = options;
   run.log = log::get("run");
+  // The prompt sources are read before anything is written: a malformed file fails at
+  // once and leaves no run behind.
+  DSTC_TRY(run.eval_tasks, evaluation_tasks(config));
+  DSTC_TRY(run.eval_benchmark, evaluation_benchmark(config));
+  if (auto first = training_tasks(config, 0); !first) return fail(std::move(first).error());
   std::error_code ec;
   fs::create_directories(options.run_dir, ec);
   if (ec)
@@ -546,7 +558,6 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   }
   DSTC_TRY(run.store, store::Store::open(store_dir));
   DSTC_CHECK_OK(check_config(run));
-  DSTC_TRY(run.eval_tasks, evaluation_tasks(config));
   if (config.execute.servers.empty()) {
     DSTC_TRY(run.sandbox, sandbox::Sandbox::create());
   } else {
@@ -584,7 +595,7 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   }
   DSTC_TRY(double base, pass_at_1(run, 0));
   DSTC_TRY(double final_score, pass_at_1(run, rounds));
-  std::printf("\n%-24s %10s\n", "held-out pass@1", kEvalBenchmark);
+  std::printf("\n%-24s %10s\n", "held-out pass@1", run.eval_benchmark.c_str());
   std::printf("%-24s %9.1f%%\n", "base model", 100 * base);
   std::printf("%-24s %9.1f%%\n", ("after " + std::to_string(rounds) + " round(s)").c_str(),
               100 * final_score);

@@ -37,10 +37,14 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"model", "dtype", &c.model.dtype, "auto = float32 on CPU, bfloat16 on CUDA"},
       {"model", "threads", &c.model.threads, "intra-op threads of the engine and trainer"},
       {"model", "max_batch", &c.model.max_batch, "sequences decoded together"},
+      {"model", "prompt_format", &c.model.prompt_format,
+       "how prompts are asked: auto, toy, plain, chatml, llama3, deepseek-coder"},
       {"data", "train", &c.data.train, "toy (built-in task world) or a JSONL prompt file"},
       {"data", "train_count", &c.data.train_count, "training prompts per round"},
       {"data", "eval", &c.data.eval, "toy (held-out toy tasks) or a benchmark file"},
       {"data", "eval_count", &c.data.eval_count, "held-out tasks scored before and after"},
+      {"data", "eval_benchmark", &c.data.eval_benchmark,
+       "a data.eval file's benchmark: auto (by name), humaneval, mbpp, mbpp-sanitized"},
       {"generate", "codes", &c.generate.codes, "J: solutions sampled per prompt"},
       {"generate", "tests", &c.generate.tests, "K: tests sampled per prompt"},
       {"generate", "temperature", &c.generate.temperature, "sampling temperature"},
@@ -146,6 +150,22 @@ Status validate(const RunConfig& c, const std::string& source) {
   }
   if (c.model.backend == "openai" && c.model.url.empty()) {
     return bad("model.url", "is required with backend = \"openai\"");
+  }
+  auto one_of = [](const std::string& v, std::initializer_list<const char*> allowed) {
+    for (const char* a : allowed) {
+      if (v == a) return true;
+    }
+    return false;
+  };
+  if (!one_of(c.model.prompt_format,
+              {"auto", "toy", "plain", "chatml", "llama3", "deepseek-coder"})) {
+    return bad("model.prompt_format",
+               "must be auto, toy, plain, chatml, llama3 or deepseek-coder, not \"" +
+                   c.model.prompt_format + "\"");
+  }
+  if (!one_of(c.data.eval_benchmark, {"auto", "humaneval", "mbpp", "mbpp-sanitized"})) {
+    return bad("data.eval_benchmark", "must be auto, humaneval, mbpp or mbpp-sanitized, not \"" +
+                                          c.data.eval_benchmark + "\"");
   }
   if (c.generate.codes < 1 || c.generate.tests < 1) {
     return bad("generate.codes/tests", "must both be at least 1");

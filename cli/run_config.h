@@ -25,12 +25,19 @@ struct RunConfig {
     std::string dtype = "auto";          // auto = float32 on CPU, bfloat16 on CUDA
     int64_t threads = 1;                 // intra-op threads of the local engine and trainer
     int64_t max_batch = 16;              // sequences decoded together
+    // How prompts are put to the model (cli/pipeline_tasks.h): "auto" (toy for the toy
+    // world, else the checkpoint's chat template, plain without one), "toy", "plain",
+    // "chatml", "llama3" or "deepseek-coder".
+    std::string prompt_format = "auto";
   } model;
   struct Data {
     std::string train = "toy";   // "toy" (built-in task world) or a JSONL prompt file
     int64_t train_count = 1000;  // DSTC training prompts per round
     std::string eval = "toy";    // "toy" (held-out toy tasks) or a benchmark JSONL file
     int64_t eval_count = 500;    // held-out tasks scored before and after
+    // Benchmark of a data.eval file: "auto" (from its name), "humaneval", "mbpp" or
+    // "mbpp-sanitized".
+    std::string eval_benchmark = "auto";
   } data;
   struct Generate {
     int64_t codes = 8;  // J solutions per prompt
