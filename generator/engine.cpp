@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "generator/cpu_decode.h"
 #include "generator/model.h"
 
 namespace dstc::generator {
@@ -191,6 +192,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
   c10::InferenceMode guard;
   const auto dev = model->device();
   const int64_t vocab = model->config().vocab_size;
+  const int threads = std::max(1, at::get_num_threads());
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   if (params.max_new_tokens == 0) {
     for (Row* r : rows) r->finish = "length";
@@ -227,6 +229,9 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
 
   // Each row's token history (prompt, left-padded, then new tokens) for the no-cache baseline.
   const bool use_cache = options.use_cache;
+  // fp32 on the CPU, decode steps skip LibTorch (generator/cpu_decode.h); prefill stays eager.
+  std::unique_ptr<CpuDecoder> fast = use_cache ? make_cpu_decoder(*model) : nullptr;
+  std::vector<float> fast_logits;
   KvCache cache;
   auto t0 = Clock::now();
   torch::Tensor last_logits;  // [B,V] host fp32, row order = `rows`
@@ -252,17 +257,23 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
   stats.prefill_seconds += seconds_since(t0);
 
   std::vector<Row*> active = rows;
-  std::vector<std::pair<float, int32_t>> scratch;
+  const float* L = last_logits.data_ptr<float>();  // [active, vocab]
+  std::vector<int32_t> sampled;
+  std::vector<Rng*> rngs;
   Clock::time_point first_token_time;
   int64_t decode_tokens = 0;
   for (int64_t step = 0; step < params.max_new_tokens; ++step) {
-    // Sample one token per active row.
-    const float* L = last_logits.data_ptr<float>();
+    // Sample one token per active row (rows in parallel: each has its own RNG stream).
+    sampled.resize(active.size());
+    rngs.clear();
+    for (Row* r : active) rngs.push_back(&r->rng);
+    sample_tokens(L, static_cast<int64_t>(active.size()), vocab, params, rngs.data(),
+                  sampled.data(), threads);
     std::vector<int64_t> next(active.size());
     std::vector<int64_t> keep;
     for (size_t b = 0; b < active.size(); ++b) {
       Row& r = *active[b];
-      int32_t tok = sample_token(L + b * vocab, vocab, params, r.rng, scratch);
+      const int32_t tok = sampled[b];
       next[b] = tok;
       ++stats.new_tokens;
       if (step > 0) ++decode_tokens;
@@ -291,6 +302,23 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
     }
     if (step == 0) first_token_time = Clock::now();
     if (keep.empty()) break;
+    if (fast) {
+      if (keep.size() != active.size()) {
+        std::vector<Row*> still;
+        std::vector<int64_t> kept_next;
+        for (int64_t b : keep) {
+          still.push_back(active[b]);
+          kept_next.push_back(next[b]);
+        }
+        active = std::move(still);
+        next = std::move(kept_next);
+        cache.select_rows(torch::tensor(keep, i64));
+      }
+      fast_logits.resize(next.size() * vocab);
+      cpu_decode_step(*fast, cache, next, fast_logits.data(), threads);
+      L = fast_logits.data();
+      continue;
+    }
     auto next_t = torch::tensor(next, i64).unsqueeze(1);  // [B,1]
     if (keep.size() != active.size()) {
       auto keep_t = torch::tensor(keep, i64);
@@ -317,6 +345,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
       logits = model->forward(history, padded ? history_mask : torch::Tensor()).select(1, -1);
     }
     last_logits = to_host(logits);
+    L = last_logits.data_ptr<float>();
   }
   if (params.max_new_tokens > 1 && decode_tokens > 0) {
     stats.decode_seconds += seconds_since(first_token_time);

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "common/file.h"
+#include "generator/cpu_decode.h"
 #include "generator/sampling.h"
 
 namespace dstc::generator {
@@ -261,6 +262,99 @@ torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids,
                                     const torch::Tensor& attention_mask,
                                     const torch::Tensor& positions, KvCache* cache) {
   return logits_from_hidden(hidden_states(input_ids, attention_mask, positions, cache));
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU decode fast path
+
+std::unique_ptr<CpuDecoder> make_cpu_decoder(CausalLMImpl& model) {
+  if (!model.device().is_cpu() || model.dtype() != torch::kFloat32) return nullptr;
+  for (const auto& p : model.parameters())
+    if (!p.is_contiguous() || p.scalar_type() != torch::kFloat32) return nullptr;
+  const ModelConfig& c = model.config();
+  auto ptr = [](const torch::Tensor& t) -> const float* {
+    return t.defined() ? t.data_ptr<float>() : nullptr;
+  };
+  CpuModelView v;
+  v.hidden = c.hidden_size;
+  v.intermediate = c.intermediate_size;
+  v.heads = c.num_attention_heads;
+  v.kv_heads = c.num_key_value_heads;
+  v.head_dim = c.head_dim;
+  v.vocab = c.vocab_size;
+  v.rms_eps = static_cast<float>(c.rms_norm_eps);
+  v.embed = ptr(model.model->embed_tokens->weight);
+  v.final_norm = ptr(model.model->norm->weight);
+  v.lm_head = model.lm_head ? ptr(model.lm_head->weight) : v.embed;
+  auto inv = rope_inv_freq(c).contiguous();
+  v.inv_freq.assign(inv.data_ptr<float>(), inv.data_ptr<float>() + inv.numel());
+  for (const auto& module : *model.model->layers) {
+    auto& layer = *module->as<DecoderLayer>();
+    auto& a = *layer.self_attn;
+    auto& m = *layer.mlp;
+    CpuModelView::Layer l;
+    l.input_norm = ptr(layer.input_layernorm->weight);
+    l.post_norm = ptr(layer.post_attention_layernorm->weight);
+    l.q = ptr(a.q_proj->weight);
+    l.k = ptr(a.k_proj->weight);
+    l.v = ptr(a.v_proj->weight);
+    l.o = ptr(a.o_proj->weight);
+    l.q_bias = ptr(a.q_proj->bias);
+    l.k_bias = ptr(a.k_proj->bias);
+    l.v_bias = ptr(a.v_proj->bias);
+    l.o_bias = ptr(a.o_proj->bias);
+    l.gate = ptr(m.gate_proj->weight);
+    l.up = ptr(m.up_proj->weight);
+    l.down = ptr(m.down_proj->weight);
+    l.gate_bias = ptr(m.gate_proj->bias);
+    l.up_bias = ptr(m.up_proj->bias);
+    l.down_bias = ptr(m.down_proj->bias);
+    v.layers.push_back(l);
+  }
+  return std::make_unique<CpuDecoder>(std::move(v));
+}
+
+void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int64_t>& tokens,
+                     float* logits, int threads) {
+  const int64_t B = static_cast<int64_t>(tokens.size());
+  const CpuModelView& m = decoder.model();
+  TORCH_CHECK(B == cache.batch(), "cpu_decode_step: ", B, " tokens for ", cache.batch(),
+              " cache rows");
+  TORCH_CHECK(cache.length < cache.capacity, "cpu_decode_step: the cache is full (", cache.capacity,
+              " slots)");
+  TORCH_CHECK(cache.k.size() == m.layers.size(), "cpu_decode_step: cache of another model");
+  for (int64_t t : tokens)
+    TORCH_CHECK(t >= 0 && t < m.vocab, "cpu_decode_step: token id ", t, " outside the vocabulary");
+  auto check = [&](const torch::Tensor& t, torch::ScalarType type) {
+    TORCH_CHECK(
+        t.device().is_cpu() && t.scalar_type() == type && t.is_contiguous() && t.size(0) == B,
+        "cpu_decode_step: the cache is not a contiguous CPU cache of this model");
+  };
+  CpuCacheView view;
+  for (size_t l = 0; l < cache.k.size(); ++l) {
+    check(cache.k[l], torch::kFloat32);
+    check(cache.v[l], torch::kFloat32);
+    TORCH_CHECK(cache.k[l].size(1) == m.kv_heads && cache.k[l].size(2) == cache.capacity &&
+                    cache.k[l].size(3) == m.head_dim && cache.v[l].sizes() == cache.k[l].sizes(),
+                "cpu_decode_step: cache shape does not match the model");
+    view.k.push_back(cache.k[l].data_ptr<float>());
+    view.v.push_back(cache.v[l].data_ptr<float>());
+  }
+  check(cache.key_valid, torch::kBool);
+  check(cache.next_position, torch::kInt64);
+  bool* key_valid = cache.key_valid.data_ptr<bool>();
+  int64_t* next_position = cache.next_position.data_ptr<int64_t>();
+  view.key_valid = cache.all_valid ? nullptr : key_valid;
+  view.next_position = next_position;
+  view.length = cache.length;
+  view.capacity = cache.capacity;
+  decoder.step(tokens.data(), B, view, logits, threads);
+  // The bookkeeping of hidden_states for one real token per row.
+  for (int64_t b = 0; b < B; ++b) {
+    key_valid[b * cache.capacity + cache.length] = true;
+    ++next_position[b];
+  }
+  ++cache.length;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
+
+#include "generator/cpu_kernels.h"
 
 namespace dstc::generator {
 
@@ -12,7 +15,187 @@ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+// Softmax numerators in double, vectorised like generator/cpu_kernels.cpp (one source, three
+// targets) but bit-identical on all of them: the vectors are 8 doubles whatever the register
+// width, and no operation depends on the target.
+typedef float F8 __attribute__((vector_size(32)));
+typedef double D8 __attribute__((vector_size(64)));
+typedef int64_t I8 __attribute__((vector_size(64)));
+#define DSTC_INLINE [[gnu::always_inline]] inline
+#define DSTC_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define DSTC_AVX2 __attribute__((target("avx2,fma")))
+
+// Tokens per block of the weights: the inverse-CDF draw walks block sums, then one block.
+constexpr int64_t kBlock = 64;
+
+// exp(x) for x <= 0 on 8 doubles, the same operations on every target (this file is built
+// with -ffp-contract=off, so no FMA is contracted on any target): Cody-Waite reduction x = n ln2 +
+// r (fdlibm's split of ln2, so n*kLn2Hi is exact), exp(r) by its Taylor polynomial to degree 13
+// (|r| <= ln2/2: relative error ~1e-16), and 2^n added to the exponent bits. x < -700 (and -inf,
+// NaN) gives 0, which keeps 2^n * exp(r) a normal number.
+DSTC_INLINE void exp_nonpositive(const D8& x, D8& out) {
+  constexpr double kLog2e = 1.44269504088896338700e+00;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 0x3fe62e42fee00000
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;  // 0x3dea39ef35793c76
+  constexpr double kShifter = 0x1.8p52;                  // t + kShifter rounds t to an integer
+  const I8 in_range = x >= -700.0;
+  const D8 xc = (D8)((I8)x & in_range);  // out-of-range lanes become 0 and are zeroed below
+  const D8 t = xc * kLog2e + kShifter;
+  const D8 n = t - kShifter;
+  D8 r = xc - n * kLn2Hi;
+  r = r - n * kLn2Lo;
+  D8 p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const D8 shifter = D8{} + kShifter;
+  const I8 scaled = (I8)p + (((I8)t - (I8)shifter) << 52);
+  out = (D8)(scaled & in_range);
+}
+
+DSTC_INLINE double hsum(const D8& v) {
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+
+// Identical arithmetic on every target: D8 is 8 lanes whatever the register width.
+DSTC_INLINE void softmax_weights_impl(const float* logits, int64_t n, float max_logit, double inv_t,
+                                      double* w, double* block_sums) {
+  const double m = max_logit;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    D8 sum{};
+    for (int64_t i = start; i < start + kBlock; i += 8) {
+      D8 x;
+      if (i + 8 <= n) {
+        F8 f;
+        __builtin_memcpy(&f, logits + i, sizeof(f));
+        x = (__builtin_convertvector(f, D8) - m) * inv_t;
+      } else {
+        for (int l = 0; l < 8; ++l)
+          x[l] = i + l < n ? (static_cast<double>(logits[i + l]) - m) * inv_t
+                           : -std::numeric_limits<double>::infinity();
+      }
+      D8 e;
+      exp_nonpositive(x, e);
+      __builtin_memcpy(w + i, &e, sizeof(e));
+      sum += e;
+    }
+    block_sums[start / kBlock] = hsum(sum);
+  }
+}
+
+DSTC_AVX512 void softmax_weights_avx512(const float* logits, int64_t n, float max_logit,
+                                        double inv_t, double* w, double* block_sums) {
+  softmax_weights_impl(logits, n, max_logit, inv_t, w, block_sums);
+}
+DSTC_AVX2 void softmax_weights_avx2(const float* logits, int64_t n, float max_logit, double inv_t,
+                                    double* w, double* block_sums) {
+  softmax_weights_impl(logits, n, max_logit, inv_t, w, block_sums);
+}
+void softmax_weights_baseline(const float* logits, int64_t n, float max_logit, double inv_t,
+                              double* w, double* block_sums) {
+  softmax_weights_impl(logits, n, max_logit, inv_t, w, block_sums);
+}
+
+// w[i] = exp((double(logits[i]) - max_logit) * inv_temperature) for i < n; 0 where the
+// argument is below -700 (-inf and NaN included); block_sums[k] = sum of w over block k. w has room
+// for n rounded up to kBlock.
+void softmax_weights(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
+                     double inv_temperature, double* w, double* block_sums) {
+  switch (isa) {
+    case cpu::Isa::kAvx512:
+      return softmax_weights_avx512(logits, n, max_logit, inv_temperature, w, block_sums);
+    case cpu::Isa::kAvx2:
+      return softmax_weights_avx2(logits, n, max_logit, inv_temperature, w, block_sums);
+    case cpu::Isa::kBaseline:
+      break;
+  }
+  softmax_weights_baseline(logits, n, max_logit, inv_temperature, w, block_sums);
+}
+
+struct Scratch {
+  std::vector<double> w, blocks;
+  std::vector<float> kept;  // logits of the kept tokens, in sorted order
+};
+Scratch& scratch_buffers() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Index of the first largest logit (ties go to the lowest id).
+int32_t argmax(const float* logits, int64_t vocab) {
+  const float best = cpu::max_value(logits, vocab);
+  for (int64_t i = 0; i < vocab; ++i)
+    if (logits[i] == best) return static_cast<int32_t>(i);
+  return 0;  // every logit NaN
+}
+
+// Inverse-CDF draw over w [n] in index order with one uniform: the first i whose running
+// sum exceeds u = uniform * total, walking the block sums first so that only one block is
+// summed token by token. Rounding can leave u past a block's last running sum: then the
+// block's last token with non-zero weight.
+int64_t draw_blocked(const double* w, const double* blocks, int64_t n, Rng& rng) {
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  double total = 0;
+  for (int64_t k = 0; k < nb; ++k) total += blocks[k];
+  const double u = rng.uniform() * total;
+  double cum = 0;
+  int64_t last_nonzero = 0;
+  for (int64_t k = 0; k < nb; ++k) {
+    const double next = cum + blocks[k];
+    if (u < next) {
+      const int64_t end = std::min(n, (k + 1) * kBlock);
+      double c = cum;
+      for (int64_t i = k * kBlock; i < end; ++i) {
+        c += w[i];
+        if (w[i] > 0) last_nonzero = i;
+        if (u < c) return i;
+      }
+      return last_nonzero;
+    }
+    if (blocks[k] > 0)
+      for (int64_t i = std::min(n, (k + 1) * kBlock); i-- > k * kBlock;)
+        if (w[i] > 0) {
+          last_nonzero = i;
+          break;
+        }
+    cum = next;
+  }
+  return last_nonzero;  // u at the very top (rounding)
+}
+
+// Inverse-CDF draw over the first `keep` entries of w (sorted order) token by token.
+size_t draw_sequential(const double* w, size_t keep, Rng& rng) {
+  double total = 0;
+  for (size_t i = 0; i < keep; ++i) total += w[i];
+  const double u = rng.uniform() * total;
+  double cum = 0;
+  for (size_t i = 0; i < keep; ++i) {
+    cum += w[i];
+    if (u < cum) return i;
+  }
+  for (size_t i = keep; i-- > 0;)
+    if (w[i] > 0) return i;
+  return 0;
+}
+
 }  // namespace
+
+namespace detail {
+void softmax_weights_for_isa(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
+                             double inv_temperature, double* w, double* block_sums) {
+  softmax_weights(isa, logits, n, max_logit, inv_temperature, w, block_sums);
+}
+}  // namespace detail
 
 uint64_t Rng::next() {
   state_ += 0x9e3779b97f4a7c15ULL;
@@ -34,13 +217,19 @@ uint64_t Rng::derive(uint64_t seed, uint64_t prompt_index, uint64_t sample_index
 
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
                      std::vector<std::pair<float, int32_t>>& scratch) {
-  if (params.is_greedy()) {
-    int32_t best = 0;
-    for (int64_t i = 1; i < vocab; ++i)
-      if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-    return best;
-  }
+  if (params.is_greedy()) return argmax(logits, vocab);
   const double inv_t = 1.0 / params.temperature;
+  Scratch& buf = scratch_buffers();
+  const int64_t padded = (vocab + kBlock - 1) / kBlock * kBlock;
+  const bool top_k = params.top_k > 0 && params.top_k < vocab;
+  if (!top_k && params.top_p >= 1.0) {
+    // Full distribution, in id order: no sort at all.
+    buf.w.resize(padded);
+    buf.blocks.resize(padded / kBlock);
+    softmax_weights(cpu::detected_isa(), logits, vocab, cpu::max_value(logits, vocab), inv_t,
+                    buf.w.data(), buf.blocks.data());
+    return static_cast<int32_t>(draw_blocked(buf.w.data(), buf.blocks.data(), vocab, rng));
+  }
   // Candidates sorted by logit descending, ties by id ascending (a total order, so every
   // platform keeps the same set).
   auto by_logit = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
@@ -49,47 +238,73 @@ int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p
   scratch.resize(static_cast<size_t>(vocab));
   for (int64_t i = 0; i < vocab; ++i) scratch[i] = {logits[i], static_cast<int32_t>(i)};
   size_t keep = scratch.size();
-  if (params.top_k > 0 && static_cast<size_t>(params.top_k) < keep) {
+  if (top_k) {
     keep = static_cast<size_t>(params.top_k);
     std::partial_sort(scratch.begin(), scratch.begin() + keep, scratch.end(), by_logit);
-  } else if (params.top_p < 1.0) {
-    std::sort(scratch.begin(), scratch.end(), by_logit);
-  } else {
-    // Full distribution: no order needed beyond a fixed one (by id).
-  }
-  const bool sorted = keep < scratch.size() || params.top_p < 1.0;
-  float max_logit = -INFINITY;
-  for (size_t i = 0; i < keep; ++i) max_logit = std::max(max_logit, scratch[i].first);
-  std::vector<double> probs(keep);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp((static_cast<double>(scratch[i].first) - max_logit) * inv_t);
-    total += probs[i];
-  }
-  if (sorted && params.top_p < 1.0) {
-    double cum = 0;
-    size_t cut = keep;
-    for (size_t i = 0; i < keep; ++i) {
-      cum += probs[i] / total;
-      if (cum >= params.top_p) {
-        cut = i + 1;
-        break;
+    // Weights of the kept tokens in sorted order.
+    buf.kept.resize(keep);
+    for (size_t i = 0; i < keep; ++i) buf.kept[i] = scratch[i].first;
+    const int64_t kp = (static_cast<int64_t>(keep) + kBlock - 1) / kBlock * kBlock;
+    buf.w.resize(kp);
+    buf.blocks.resize(kp / kBlock);
+    softmax_weights(cpu::detected_isa(), buf.kept.data(), static_cast<int64_t>(keep),
+                    scratch[0].first, inv_t, buf.w.data(), buf.blocks.data());
+    if (params.top_p < 1.0) {
+      double total = 0;
+      for (size_t i = 0; i < keep; ++i) total += buf.w[i];
+      double cum = 0;
+      for (size_t i = 0; i < keep; ++i) {
+        cum += buf.w[i];
+        if (cum >= params.top_p * total) {
+          keep = i + 1;
+          break;
+        }
       }
     }
-    keep = cut;
-    total = 0;
-    for (size_t i = 0; i < keep; ++i) total += probs[i];
+    return scratch[draw_sequential(buf.w.data(), keep, rng)].second;
   }
-  const double u = rng.uniform() * total;
-  double cum = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    cum += probs[i];
-    if (u < cum) return scratch[i].second;
+  // Nucleus without top-k: weights in id order, then sort only as many of the most likely
+  // tokens as the nucleus needs (64, then 8x more), instead of the whole vocabulary.
+  buf.w.resize(padded);
+  buf.blocks.resize(padded / kBlock);
+  softmax_weights(cpu::detected_isa(), logits, vocab, cpu::max_value(logits, vocab), inv_t,
+                  buf.w.data(), buf.blocks.data());
+  double total = 0;
+  for (int64_t k = 0; k < padded / kBlock; ++k) total += buf.blocks[k];
+  const double target = params.top_p * total;
+  size_t sorted = std::min<size_t>(keep, 64);
+  keep = scratch.size();
+  for (;;) {
+    std::partial_sort(scratch.begin(), scratch.begin() + sorted, scratch.end(), by_logit);
+    double cum = 0;
+    bool found = false;
+    for (size_t i = 0; i < sorted && !found; ++i) {
+      cum += buf.w[scratch[i].second];
+      if (cum >= target) {
+        keep = i + 1;
+        found = true;
+      }
+    }
+    if (found || sorted == scratch.size()) break;
+    sorted = std::min(scratch.size(), sorted * 8);
   }
-  // Rounding left u at the very top: the last kept token with non-zero mass.
-  for (size_t i = keep; i-- > 0;)
-    if (probs[i] > 0) return scratch[i].second;
-  return scratch[0].second;
+  buf.kept.clear();
+  std::vector<double>& kw = buf.blocks;  // reused: weights of the kept tokens, sorted
+  kw.resize(keep);
+  for (size_t i = 0; i < keep; ++i) kw[i] = buf.w[scratch[i].second];
+  return scratch[draw_sequential(kw.data(), keep, rng)].second;
+}
+
+void sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingParams& params,
+                   Rng* const* rngs, int32_t* out, int threads) {
+  const int nt = static_cast<int>(std::clamp<int64_t>(threads, 1, rows));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    thread_local std::vector<std::pair<float, int32_t>> scratch;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+      out[r] = sample_token(logits + r * vocab, vocab, params, *rngs[r], scratch);
+  }
 }
 
 }  // namespace dstc::generator

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "generator/cpu_kernels.h"
+
 namespace dstc::generator {
 
 // SplitMix64 (Steele, Lea, Flood 2014, as in Vigna's reference code) used as a counter-based
@@ -42,10 +44,27 @@ struct SamplingParams {
   bool is_greedy() const { return greedy || temperature <= 0.0; }
 };
 
-// Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (double),
-// top-p, then an inverse-CDF draw with one rng.uniform() over the kept tokens sorted by
-// probability (ties by id). `scratch` is reused between calls.
+// Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (double,
+// with the project's own exp so every host computes the same weights), top-p, then an
+// inverse-CDF draw with one rng.uniform() over the kept tokens: in id order when neither
+// top-k nor top-p cuts (no sort), else sorted by probability (ties by id), sorting only as
+// far as the nucleus reaches. `scratch` is reused between calls.
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
                      std::vector<std::pair<float, int32_t>>& scratch);
+
+// One token per row of logits [rows, vocab]: out[r] = sample_token(row r, *rngs[r]), the rows
+// spread over up to `threads` threads (OpenMP). Each row draws only from its own Rng, so the
+// tokens do not depend on `threads`.
+void sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingParams& params,
+                   Rng* const* rngs, int32_t* out, int threads);
+
+namespace detail {
+// The sampler's softmax numerators, w[i] = exp((double(logits[i]) - max_logit) *
+// inv_temperature), with the kernels built for `isa` (which the CPU must support), and the
+// sums of blocks of 64; w has room for n rounded up to 64. Tests check that every Isa gives
+// the same bits.
+void softmax_weights_for_isa(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
+                             double inv_temperature, double* w, double* block_sums);
+}  // namespace detail
 
 }  // namespace dstc::generator

@@ -1,0 +1,63 @@
+// Inference-only decoding of one new token per sequence on the CPU in fp32, without LibTorch
+// operators: the same computation as CausalLMImpl::hidden_states + logits_from_hidden with a
+// KV cache and one token per row (generator/model.h), on raw pointers to the model's weights
+// and cache. At batch 1 eager LibTorch spends most of a step in per-operator overhead and in
+// OpenBLAS packing the weights for sgemm; here every weight is streamed once per step by the
+// kernels in generator/cpu_kernels.h, with the rows of each layer split between threads
+// (OpenMP). The layout of the step follows llama2.c's run.c forward() (rmsnorm, qkv matvecs,
+// RoPE, attention over the cache, SwiGLU), extended to batches, GQA, biases and left-padded
+// caches. Torch-free; generator/model.h builds the views (make_cpu_decoder, cpu_decode_step).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace dstc::generator {
+
+// An fp32 Llama/Qwen2 model in host memory. The pointers borrow the model's tensors.
+struct CpuModelView {
+  int64_t hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
+  float rms_eps = 0;
+  const float* embed = nullptr;       // [vocab, hidden]
+  const float* final_norm = nullptr;  // [hidden]
+  const float* lm_head = nullptr;     // [vocab, hidden]; the embedding when tied
+  std::vector<float> inv_freq;        // [head_dim/2] RoPE inverse frequencies
+  struct Layer {
+    const float *input_norm = nullptr, *post_norm = nullptr;             // [hidden]
+    const float *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;  // [out, in]
+    const float *q_bias = nullptr, *k_bias = nullptr, *v_bias = nullptr, *o_bias = nullptr;
+    const float *gate = nullptr, *up = nullptr, *down = nullptr;
+    const float *gate_bias = nullptr, *up_bias = nullptr, *down_bias = nullptr;  // or null
+  };
+  std::vector<Layer> layers;
+};
+
+// A KvCache's storage (generator/model.h) for one step.
+struct CpuCacheView {
+  std::vector<float*> k, v;                // per layer [batch, kv_heads, capacity, head_dim]
+  const bool* key_valid = nullptr;         // [batch, capacity]; null: every slot < length is real
+  const int64_t* next_position = nullptr;  // [batch] RoPE position of each row's new token
+  int64_t length = 0, capacity = 0;        // slots used; the new token goes to slot `length`
+};
+
+class CpuDecoder {
+ public:
+  explicit CpuDecoder(CpuModelView model);
+
+  // tokens [batch] -> logits [batch, vocab] (row-major). Writes the new keys and values at
+  // slot cache.length (< capacity) of every row; the caller marks that slot valid and advances
+  // length and next_position. threads >= 1 split every layer's rows.
+  void step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache, float* logits,
+            int threads);
+
+  const CpuModelView& model() const { return m_; }
+
+ private:
+  CpuModelView m_;
+  // Scratch reused between steps: x residual stream [B,C]; xn normed input [threads,B,C];
+  // q/att [B,H*d]; k/v [B,KV*d]; gate/up [B,I]; scores [threads, H/KV, capacity];
+  // cos/sin [B, d/2].
+  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_, cos_, sin_;
+};
+
+}  // namespace dstc::generator

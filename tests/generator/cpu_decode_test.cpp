@@ -1,0 +1,227 @@
+// The hand-written CPU decode path (generator/cpu_decode.h, generator/cpu_kernels.h): every
+// instruction set's kernels against a double-precision reference, the sampler's softmax
+// weights bit-identical on every instruction set, and decode steps against the LibTorch
+// forward with a KV cache on the golden checkpoints (padded rows, dropped rows, 1 and 2
+// threads).
+#include "generator/cpu_decode.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include "generator/cpu_kernels.h"
+#include "generator/model.h"
+#include "generator/sampling.h"
+
+namespace dstc::generator {
+namespace {
+
+std::string data_dir(const std::string& name) {
+  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
+}
+
+std::vector<cpu::Isa> supported_isas() {
+  std::vector<cpu::Isa> out = {cpu::Isa::kBaseline};
+  if (cpu::detected_isa() != cpu::Isa::kBaseline) out.push_back(cpu::Isa::kAvx2);
+  if (cpu::detected_isa() == cpu::Isa::kAvx512) out.push_back(cpu::Isa::kAvx512);
+  return out;
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist;
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+TEST(CpuKernels, LinearMatchesReferenceOnEveryIsa) {
+  // Sizes off the vector width and the 4-row blocks; batches off the 2/4-row batch blocks.
+  for (cpu::Isa isa : supported_isas())
+    for (int64_t in : {1, 7, 16, 37, 344})
+      for (int64_t out : {1, 5, 13})
+        for (int64_t batch : {1, 2, 3, 5, 16}) {
+          SCOPED_TRACE(std::string(cpu::isa_name(isa)) + " in=" + std::to_string(in) +
+                       " out=" + std::to_string(out) + " batch=" + std::to_string(batch));
+          auto x = random_floats(batch * in, 1), w = random_floats(out * in, 2);
+          auto bias = random_floats(out, 3);
+          const int64_t ldy = out + 3;
+          auto y = random_floats(batch * ldy, 4);
+          auto y0 = y;
+          // Rows [1, out) with accumulate; row 0 untouched.
+          cpu::linear(isa, x.data(), batch, in, w.data(), bias.data(), 1, out, y.data(), ldy, true);
+          for (int64_t b = 0; b < batch; ++b) {
+            EXPECT_EQ(y[b * ldy], y0[b * ldy]);
+            for (int64_t o = 1; o < out; ++o) {
+              double want = y0[b * ldy + o] + bias[o];
+              for (int64_t i = 0; i < in; ++i)
+                want += static_cast<double>(w[o * in + i]) * x[b * in + i];
+              ASSERT_NEAR(y[b * ldy + o], want, 1e-4 * (1 + std::sqrt(in)));
+            }
+          }
+          // Without bias or accumulate.
+          cpu::linear(isa, x.data(), batch, in, w.data(), nullptr, 0, out, y.data(), ldy, false);
+          for (int64_t o = 0; o < out; ++o) {
+            double want = 0;
+            for (int64_t i = 0; i < in; ++i) want += static_cast<double>(w[o * in + i]) * x[i];
+            ASSERT_NEAR(y[o], want, 1e-4 * (1 + std::sqrt(in)));
+          }
+        }
+}
+
+TEST(CpuKernels, WeightedRowsAndMaxOnEveryIsa) {
+  for (cpu::Isa isa : supported_isas())
+    for (int64_t d : {3, 32, 40}) {
+      const int64_t n = 9, ldv = d + 2;
+      auto p = random_floats(n, 5), v = random_floats(n * ldv, 6);
+      std::vector<float> out(d);
+      cpu::weighted_rows(isa, p.data(), n, v.data(), ldv, d, out.data());
+      for (int64_t j = 0; j < d; ++j) {
+        double want = 0;
+        for (int64_t s = 0; s < n; ++s) want += static_cast<double>(p[s]) * v[s * ldv + j];
+        EXPECT_NEAR(out[j], want, 1e-5) << cpu::isa_name(isa);
+      }
+      auto x = random_floats(d * 3 + 1, 7);
+      x[d] = 100;
+      x[0] = std::numeric_limits<float>::quiet_NaN();
+      EXPECT_EQ(cpu::max_value(isa, x.data(), static_cast<int64_t>(x.size())), 100.0f);
+    }
+}
+
+TEST(Sampler, SoftmaxWeightsBitIdenticalOnEveryIsa) {
+  const int64_t n = 1000;  // not a multiple of the 64-token block
+  auto logits = random_floats(n, 8);
+  for (auto& l : logits) l *= 8;
+  logits[3] = -std::numeric_limits<float>::infinity();
+  logits[10] = -5000;  // exp argument below -700: weight 0
+  float mx = logits[0];
+  for (float l : logits) mx = std::max(mx, l);
+  std::vector<double> ref_w, ref_blocks;
+  for (cpu::Isa isa : supported_isas()) {
+    std::vector<double> w(1024, -1), blocks(16, -1);
+    detail::softmax_weights_for_isa(isa, logits.data(), n, mx, 1.0 / 0.7, w.data(), blocks.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = std::exp((static_cast<double>(logits[i]) - mx) * (1.0 / 0.7));
+      ASSERT_NEAR(w[i], want, 1e-15 * want) << i;
+    }
+    EXPECT_EQ(w[3], 0.0);
+    EXPECT_EQ(w[10], 0.0);
+    for (int64_t i = n; i < 1024; ++i) EXPECT_EQ(w[i], 0.0);
+    if (ref_w.empty()) {
+      ref_w = w;
+      ref_blocks = blocks;
+    } else {
+      EXPECT_EQ(std::memcmp(w.data(), ref_w.data(), w.size() * sizeof(double)), 0)
+          << cpu::isa_name(isa);
+      EXPECT_EQ(std::memcmp(blocks.data(), ref_blocks.data(), blocks.size() * sizeof(double)), 0)
+          << cpu::isa_name(isa);
+    }
+  }
+}
+
+TEST(Sampler, BatchSamplingIndependentOfThreads) {
+  const int64_t rows = 7, vocab = 3000;
+  auto logits = random_floats(rows * vocab, 9);
+  SamplingParams p;
+  p.temperature = 0.9;
+  for (double top_p : {1.0, 0.9}) {
+    p.top_p = top_p;
+    std::vector<int32_t> want;
+    for (int threads : {1, 2, 3}) {
+      std::vector<Rng> rngs;
+      std::vector<Rng*> ptrs;
+      for (int64_t r = 0; r < rows; ++r) rngs.emplace_back(Rng::derive(5, r, 0));
+      for (auto& r : rngs) ptrs.push_back(&r);
+      std::vector<int32_t> out(rows);
+      sample_tokens(logits.data(), rows, vocab, p, ptrs.data(), out.data(), threads);
+      if (want.empty()) {
+        want = out;
+        // The same as one row at a time.
+        std::vector<std::pair<float, int32_t>> scratch;
+        for (int64_t r = 0; r < rows; ++r) {
+          Rng rng(Rng::derive(5, r, 0));
+          EXPECT_EQ(sample_token(logits.data() + r * vocab, vocab, p, rng, scratch), out[r]);
+        }
+      }
+      EXPECT_EQ(out, want) << threads << " threads";
+    }
+  }
+}
+
+KvCache clone(const KvCache& c) {
+  KvCache out = c;
+  for (auto& t : out.k) t = t.clone();
+  for (auto& t : out.v) t = t.clone();
+  out.key_valid = c.key_valid.clone();
+  out.next_position = c.next_position.clone();
+  return out;
+}
+
+class CpuDecodeParity : public ::testing::TestWithParam<std::string> {};
+
+// Left-padded prompts prefilled by LibTorch, then decode steps by LibTorch and by the fast
+// path on two copies of the cache: the same logits (1e-4) and the same greedy tokens, also
+// after a row leaves the batch.
+TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
+  auto m = load_causal_lm(data_dir(GetParam()));
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  auto& model = *m;
+  auto decoder = make_cpu_decoder(*model);
+  ASSERT_NE(decoder, nullptr);
+  const int64_t vocab = model->config().vocab_size;
+  torch::NoGradGuard no_grad;
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    auto input =
+        torch::tensor({{0, 0, 1, 161, 84}, {1, 77, 3, 200, 41}, {0, 0, 0, 0, 7}}, torch::kInt64);
+    auto mask = torch::tensor({{0, 0, 1, 1, 1}, {1, 1, 1, 1, 1}, {0, 0, 0, 0, 1}}, torch::kInt64);
+    KvCache a = model->make_cache(3, 16);
+    auto logits_a = model->forward(input, mask, {}, &a).select(1, -1);
+    KvCache b = clone(a);
+    std::vector<int64_t> tokens(3);
+    for (int64_t r = 0; r < 3; ++r) tokens[r] = logits_a[r].argmax().item<int64_t>();
+    std::vector<float> fast(3 * vocab);
+    for (int step = 0; step < 10; ++step) {
+      if (step == 4) {  // row 1 finishes
+        auto keep = torch::tensor({0, 2}, torch::kInt64);
+        a.select_rows(keep);
+        b.select_rows(keep);
+        tokens = {tokens[0], tokens[2]};
+      }
+      const int64_t B = static_cast<int64_t>(tokens.size());
+      auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
+      logits_a = model->forward(next, {}, {}, &a).select(1, 0);
+      cpu_decode_step(*decoder, b, tokens, fast.data(), threads);
+      auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
+      EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
+      EXPECT_EQ(b.length, a.length);
+      EXPECT_TRUE(torch::equal(b.next_position, a.next_position));
+      EXPECT_TRUE(torch::equal(b.key_valid, a.key_valid));
+      for (int64_t r = 0; r < B; ++r) {
+        tokens[r] = logits_a[r].argmax().item<int64_t>();
+        EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Goldens, CpuDecodeParity,
+                         ::testing::Values("tiny-qwen2", "tiny-llama-gqa", "tiny-llama3-tied"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s)
+                             if (ch == '-') ch = '_';
+                           return s;
+                         });
+
+TEST(CpuDecode, OnlyForFp32OnCpu) {
+  auto m = load_causal_lm(data_dir("tiny-llama-gqa"), LoadOptions{.dtype = "bfloat16"});
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  EXPECT_EQ(make_cpu_decoder(**m), nullptr);
+}
+
+}  // namespace
+}  // namespace dstc::generator
