@@ -80,6 +80,8 @@ void register_train(CLI::App& app, Globals&, Action& action) {
       ->capture_default_str();
   cmd->add_option("--grad-accum", o.grad_accum, "Micro-batches per optimizer step")
       ->capture_default_str();
+  cmd->add_option("--save-every", o.save_every,
+                  "Also write OUT/step-N checkpoints every N optimizer steps (0: off)");
   cmd->add_option("--steps", o.max_steps, "Stop after N optimizer steps (-1: all epochs)")
       ->capture_default_str();
   cmd->add_option("--scheduler", o.scheduler, "linear, cosine or constant")->capture_default_str();
@@ -101,7 +103,11 @@ void register_train(CLI::App& app, Globals&, Action& action) {
                   "Comma-separated module names (default: all linear layers)");
   cmd->add_option("--seed", o.seed)->capture_default_str();
   cmd->add_option("--device", o.device, "cpu, cuda, cuda:N")->capture_default_str();
-  cmd->add_option("--dtype", o.dtype, "auto (fp32 CPU, bf16 CUDA), float32, bfloat16")
+  cmd->add_option("--dtype", o.dtype,
+                  "Compute precision: auto (float32 on CPU, bfloat16 on CUDA), float32 or "
+                  "bfloat16 = mixed precision (fp32 master weights and AdamW state, bf16 "
+                  "autocast forward/backward, fp32 log-softmax and losses). The checkpoint is "
+                  "always written in float32")
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Intra-op threads per worker (0: auto)")
       ->capture_default_str();

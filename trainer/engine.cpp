@@ -1,5 +1,8 @@
 #include "trainer/engine.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -10,7 +13,6 @@
 #include "common/file.h"
 #include "common/hash.h"
 #include "common/json.h"
-#include "common/log.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
 
@@ -56,10 +58,72 @@ PackedBatch pack(const std::vector<const Sequence*>& seqs, const torch::Device& 
   return p;
 }
 
-torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& b) {
-  auto hidden = model.hidden_states(b.ids);                                       // [B,T,C]
-  auto h = hidden.index({b.rows, b.cols});                                        // [N,C]
-  auto logits = model.logits_from_hidden(h).to(torch::kFloat32);                  // [N,V]
+namespace {
+// LibTorch ≥ 2.4 takes the device type (the older per-device calls are deprecated there);
+// 1.13 (Debian) has only the per-device ones. Both are thread-local.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(bool cuda) {
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
+}
+void set_autocast(bool cuda, bool on, torch::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, on);
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
+}
+torch::ScalarType autocast_dtype(bool cuda) {
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
+}
+#else
+bool autocast_enabled(bool cuda) {
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast(bool cuda, bool on, torch::ScalarType dtype) {
+  if (cuda) {
+    at::autocast::set_enabled(on);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(on);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+}
+torch::ScalarType autocast_dtype(bool cuda) {
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+#endif
+}  // namespace
+
+AutocastGuard::AutocastGuard(const torch::Device& device, torch::ScalarType dtype) {
+  if (dtype == torch::kFloat32) return;
+  active_ = true;
+  cuda_ = device.is_cuda();
+  prev_enabled_ = autocast_enabled(cuda_);
+  prev_dtype_ = autocast_dtype(cuda_);
+  set_autocast(cuda_, true, dtype);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // As torch.autocast.__exit__: the outermost exit drops the cached weight casts.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast(cuda_, prev_enabled_, prev_dtype_);
+}
+
+torch::ScalarType compute_dtype(const std::string& dtype, const torch::Device& device) {
+  if (dtype == "bfloat16" || dtype == "bf16") return torch::kBFloat16;
+  if (dtype == "auto" && device.is_cuda()) return torch::kBFloat16;
+  return torch::kFloat32;
+}
+
+torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& b,
+                             torch::ScalarType compute) {
+  torch::Tensor logits;  // [N,V] fp32
+  {
+    AutocastGuard autocast(b.ids.device(), compute);
+    auto hidden = model.hidden_states(b.ids);                  // [B,T,C]
+    auto h = hidden.index({b.rows, b.cols});                   // [N,C]
+    logits = model.logits_from_hidden(h).to(torch::kFloat32);  // [N,V]
+  }
+  // fp32 from here on, autocast off: log-softmax over the vocabulary must not round.
   auto lp = logits.log_softmax(-1).gather(1, b.targets.unsqueeze(1)).squeeze(1);  // [N]
   auto out = torch::zeros({b.batch}, lp.options());
   return out.index_add(0, b.rows, lp);  // [B]
@@ -163,7 +227,7 @@ std::optional<double> ReferenceCache::get(const Sequence& s) const {
 }
 
 void ReferenceCache::fill(generator::CausalLMImpl& model, const std::vector<const Sequence*>& seqs,
-                          int64_t batch) {
+                          int64_t batch, torch::ScalarType compute) {
   std::vector<const Sequence*> missing;
   std::unordered_map<uint64_t, bool> seen;
   for (const auto* s : seqs) {
@@ -183,7 +247,8 @@ void ReferenceCache::fill(generator::CausalLMImpl& model, const std::vector<cons
     std::vector<const Sequence*> chunk(
         missing.begin() + static_cast<ptrdiff_t>(i),
         missing.begin() + static_cast<ptrdiff_t>(std::min(missing.size(), i + batch)));
-    auto lp = sequence_logps(model, pack(chunk, model.device())).to(torch::kCPU, torch::kDouble);
+    auto lp =
+        sequence_logps(model, pack(chunk, model.device()), compute).to(torch::kCPU, torch::kDouble);
     for (size_t j = 0; j < chunk.size(); ++j)
       put(*chunk[j], lp[static_cast<int64_t>(j)].item<double>());
     bar.tick(chunk.size());
@@ -191,12 +256,14 @@ void ReferenceCache::fill(generator::CausalLMImpl& model, const std::vector<cons
 }
 
 void ReferenceCache::fill_exact(generator::CausalLMImpl& model,
-                                const std::vector<const Sequence*>& seqs) {
+                                const std::vector<const Sequence*>& seqs,
+                                torch::ScalarType compute) {
   bool missing = false;
   for (const auto* s : seqs) missing = missing || !values_.count(key(*s));
   if (!missing || seqs.empty()) return;
   c10::InferenceMode inference;
-  auto lp = sequence_logps(model, pack(seqs, model.device())).to(torch::kCPU, torch::kDouble);
+  auto lp =
+      sequence_logps(model, pack(seqs, model.device()), compute).to(torch::kCPU, torch::kDouble);
   for (size_t j = 0; j < seqs.size(); ++j) {
     values_.emplace(key(*seqs[j]), lp[static_cast<int64_t>(j)].item<double>());
   }
@@ -290,6 +357,7 @@ struct Trainer::Job {
 
 Trainer::Trainer(generator::CausalLM policy, TrainOptions options)
     : policy_(std::move(policy)), o_(std::move(options)) {
+  compute_ = trainer::compute_dtype(o_.dtype, policy_->device());
   policy_->train();
   if (o_.lora_rank > 0) {
     for (auto& p : policy_->parameters()) p.requires_grad_(false);
@@ -407,7 +475,7 @@ void Trainer::compute_reference(generator::CausalLMImpl& reference, ReferenceCac
   ProgressBar bar("reference log-probs", total);
   for (const auto& step : plan()) {
     for (const auto& micro : step) {
-      for (const auto& g : forward_groups(micro)) cache.fill_exact(reference, g);
+      for (const auto& g : forward_groups(micro)) cache.fill_exact(reference, g, compute_);
       bar.tick();
     }
   }
@@ -418,14 +486,15 @@ void Trainer::run_jobs(std::vector<Job>& jobs) {
   auto forward = [&](size_t i) {
     Job& j = jobs[i];
     j.packed = pack(j.seqs, device);
+    // sequence_logps sets autocast in this (worker) thread when compute_ is bf16.
     if (j.grad) {
-      j.logps = sequence_logps(*policy_, j.packed);
+      j.logps = sequence_logps(*policy_, j.packed, compute_);
     } else if (j.model) {
       c10::InferenceMode inference;
-      j.logps = sequence_logps(*j.model, j.packed);
+      j.logps = sequence_logps(*j.model, j.packed, compute_);
     } else {
       torch::NoGradGuard no_grad;
-      j.logps = sequence_logps(*policy_, j.packed);
+      j.logps = sequence_logps(*policy_, j.packed, compute_);
     }
     j.leaf = j.logps.detach().requires_grad_(j.grad);
   };

@@ -33,9 +33,40 @@ struct PackedBatch {
 };
 PackedBatch pack(const std::vector<const Sequence*>& seqs, const torch::Device& device);
 
+// Mixed precision as HF Trainer / TRL with bf16=True: the weights and AdamW state stay fp32
+// (master weights) and the forward runs under LibTorch autocast, which casts each matmul's
+// operands (linear, matmul) to `dtype`; its backward follows the same casts, so gradients
+// arrive in fp32 on the fp32 weights. Autocast state is thread-local: the guard sets it
+// for the calling thread only, so every thread that runs a forward needs its own
+// (sequence_logps makes one). On exit it restores the thread's previous state and, when
+// the outermost guard ends, clears the thread's cache of casted weights (a stale bf16 copy
+// of a weight that the optimizer has since updated must never be reused). kFloat32: does
+// nothing (plain fp32).
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, torch::ScalarType dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool prev_enabled_ = false;
+  torch::ScalarType prev_dtype_ = torch::kFloat32;
+};
+
+// The compute dtype of TrainOptions::dtype on `device`: kFloat32 (plain fp32) or kBFloat16
+// (fp32 master weights + bf16 autocast). "auto": bf16 on CUDA, fp32 elsewhere. float16 is
+// refused (it would need loss scaling); validate() rejects it and unknown names first.
+torch::ScalarType compute_dtype(const std::string& dtype, const torch::Device& device);
+
 // S(x, y) = Σ_t log softmax(logits[t−1])[y_t] over completion tokens: [B] float32. The
-// lm_head runs only on the N completion positions; log-softmax in fp32.
-torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& batch);
+// lm_head runs only on the N completion positions. `compute` kBFloat16: the model's
+// forward (lm_head included) runs under bf16 autocast; the logits are cast to fp32 and
+// log-softmax, gather and sum run in fp32 outside autocast.
+torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& batch,
+                             torch::ScalarType compute = torch::kFloat32);
 
 // LoRA (Hu et al. 2021, as PEFT): W = W0 + (α/r)·B·A with A [r,in] ~ kaiming-uniform(a=√5),
 // B [out,r] = 0, W0 frozen. Implemented as a re-parameterisation: before each forward
@@ -73,11 +104,13 @@ class ReferenceCache {
   std::optional<double> get(const Sequence& s) const;
   void put(const Sequence& s, double value) { values_[key(s)] = value; }
   size_t size() const { return values_.size(); }
-  // Computes the missing ones with `model` (no grad), `batch` sequences per forward.
-  void fill(generator::CausalLMImpl& model, const std::vector<const Sequence*>& seqs,
-            int64_t batch);
+  // Computes the missing ones with `model` (no grad), `batch` sequences per forward, in
+  // `compute` precision (sequence_logps).
+  void fill(generator::CausalLMImpl& model, const std::vector<const Sequence*>& seqs, int64_t batch,
+            torch::ScalarType compute = torch::kFloat32);
   // Computes `seqs` as one batch (exactly that padding) when any is missing.
-  void fill_exact(generator::CausalLMImpl& model, const std::vector<const Sequence*>& seqs);
+  void fill_exact(generator::CausalLMImpl& model, const std::vector<const Sequence*>& seqs,
+                  torch::ScalarType compute = torch::kFloat32);
   // [B] float32 on `device`; every sequence must be present (a programming error if not).
   torch::Tensor lookup(const std::vector<const Sequence*>& seqs, const torch::Device& device) const;
   // JSONL {"key": hex, "logp": value}; entries of other fingerprints never match.
@@ -101,7 +134,9 @@ using StepPlan = std::vector<std::vector<std::vector<size_t>>>;
 StepPlan plan_steps(size_t examples, int64_t epochs, int64_t batch_size, int64_t grad_accum,
                     bool shuffle_each_epoch, uint64_t seed, int64_t max_steps);
 
-// The optimisation loop over tokenised data with an already loaded policy.
+// The optimisation loop over tokenised data with an already loaded policy. The policy's
+// parameters are the master weights the optimizer updates (fp32 for training; train()
+// always loads them so); `options.dtype` picks the compute precision (compute_dtype()).
 class Trainer {
  public:
   Trainer(generator::CausalLM policy, TrainOptions options);
@@ -112,7 +147,8 @@ class Trainer {
 
   // Every sequence whose reference log-prob the run needs (after the plan is fixed).
   std::vector<const Sequence*> reference_sequences();
-  // Fills `cache` with `reference` (no grad), forward by forward as training will batch.
+  // Fills `cache` with `reference` (no grad), forward by forward as training will batch,
+  // in the policy's compute precision (so step 0 reproduces the cached values exactly).
   void compute_reference(generator::CausalLMImpl& reference, ReferenceCache& cache);
   ReferenceCache& cache() { return *cache_; }
   void set_cache(std::unique_ptr<ReferenceCache> cache) { cache_ = std::move(cache); }
@@ -133,6 +169,8 @@ class Trainer {
                        std::map<std::string, double>* metrics = nullptr);
 
   generator::CausalLMImpl& model() { return *policy_; }
+  // kFloat32, or kBFloat16 for fp32 master weights with a bf16 autocast forward/backward.
+  torch::ScalarType compute_dtype() const { return compute_; }
   std::vector<torch::Tensor> trainable() const { return trainable_; }
   Lora* lora() { return lora_.get(); }
 
@@ -146,6 +184,7 @@ class Trainer {
 
   generator::CausalLM policy_;
   TrainOptions o_;
+  torch::ScalarType compute_ = torch::kFloat32;
   std::vector<TokenizedPair> pairs_;
   std::vector<TokenizedKto> kto_;
   std::vector<std::vector<Sequence>> kl_store_;  // KL sequences per planned micro-batch

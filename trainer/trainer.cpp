@@ -79,9 +79,22 @@ Status validate(const TrainOptions& o) {
   }
   if (o.warmup_ratio < 0 || o.warmup_ratio >= 1) return bad("--warmup-ratio must be in [0, 1)");
   if (o.lora_rank < 0) return bad("--lora-rank must be ≥ 0");
+  if (o.save_every < 0) return bad("--save-every must be ≥ 0");
+  if (o.save_every > 0 && o.lora_rank > 0) {
+    return bad("--save-every needs full fine-tuning (LoRA adapters merge only at the end)");
+  }
   if (o.lora_rank > 0 && o.lora_targets.empty()) return bad("--lora-targets is empty");
   if (o.tokenize.max_length < 2) return bad("--max-length must be ≥ 2");
   if (o.parallel < 1) return bad("--parallel must be ≥ 1");
+  if (o.dtype == "float16" || o.dtype == "fp16") {
+    return bad(
+        "--dtype float16 is not supported for training (fp16 needs loss scaling); use "
+        "bfloat16 (fp32 master weights, bf16 autocast) or float32");
+  }
+  if (o.dtype != "auto" && o.dtype != "float32" && o.dtype != "fp32" && o.dtype != "bfloat16" &&
+      o.dtype != "bf16") {
+    return bad("--dtype must be auto, float32 or bfloat16, got '" + o.dtype + "'");
+  }
   return {};
 }
 
@@ -163,11 +176,22 @@ Result<TrainResult> train(const TrainOptions& o) {
                 o.data + ": no usable examples (" + result.data.summary() + ")");
   }
 
+  // Master weights are always fp32; bf16 is a compute precision (autocast), never a
+  // storage one: AdamW on bf16 weights would round its updates away (a first step moves a
+  // weight by ≈ lr = 1e-6; half a bf16 step at 0.02 is 6e-5) and silently not train.
   generator::LoadOptions lo;
   lo.device = o.device;
-  lo.dtype = o.dtype;
+  lo.dtype = "float32";
   DSTC_TRY(auto policy, generator::load_causal_lm(o.model_dir, lo));
-  const bool fp32 = policy->dtype() == torch::kFloat32;
+  const torch::ScalarType compute = compute_dtype(o.dtype, policy->device());
+  const std::string precision =
+      compute == torch::kFloat32
+          ? std::string(torch::toString(torch::kFloat32))  // "Float": the key fp32 always had
+          : "autocast-" + std::string(torch::toString(compute)) + "@" +
+                c10::DeviceTypeName(policy->device().type(), /*lower_case=*/true);
+  logger->info("precision: {}", compute == torch::kFloat32
+                                    ? "float32"
+                                    : "fp32 master weights, bf16 autocast forward/backward");
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec) return fail(ErrorCode::kIo, "creating " + o.out_dir + ": " + ec.message());
@@ -181,10 +205,11 @@ Result<TrainResult> train(const TrainOptions& o) {
 
   if (type != LossType::kSft) {
     // Reference log-probs once, before any update; the policy's own initial weights
-    // serve as the reference unless another folder is given.
+    // serve as the reference unless another folder is given. Computed in the policy's
+    // compute precision (bf16 autocast included) and keyed by it, so step 0 reproduces
+    // them exactly and a cache of another precision is never reused.
     const std::string ref_dir = o.reference_dir.empty() ? o.model_dir : o.reference_dir;
-    auto cache = std::make_unique<ReferenceCache>(model_fingerprint(ref_dir) + "/" +
-                                                  torch::toString(policy->dtype()));
+    auto cache = std::make_unique<ReferenceCache>(model_fingerprint(ref_dir) + "/" + precision);
     const std::string cache_path = (fs::path(o.out_dir) / "reference_logps.jsonl").string();
     DSTC_CHECK_OK(cache->load(cache_path));
     const size_t before = cache->size();
@@ -205,6 +230,20 @@ Result<TrainResult> train(const TrainOptions& o) {
   logger->info("training: {} steps, loss {}, lr {}, batch {} x {} accumulation{}",
                trainer.total_steps(), loss_type_name(type), o.lr, o.batch_size, o.grad_accum,
                o.lora_rank > 0 ? ", LoRA rank " + std::to_string(o.lora_rank) : "");
+  auto save_with_tokenizer = [&](const std::string& dir) -> Status {
+    // The fp32 master weights, whatever the compute precision: rounding them to bf16 would
+    // discard the small updates that mixed precision exists to keep. The generator loads
+    // a float32 checkpoint in bf16 on CUDA anyway (--dtype auto).
+    DSTC_CHECK_OK(generator::save_checkpoint(trainer.model(), dir, generator::DType::kF32));
+    for (const char* name : kTokenizerFiles) {
+      fs::path src = fs::path(o.model_dir) / name;
+      if (!fs::exists(src)) continue;
+      fs::copy_file(src, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec);
+      if (ec) return fail(ErrorCode::kIo, "copying " + src.string() + ": " + ec.message());
+    }
+    return {};
+  };
+  Status saved;
   auto st = trainer.run([&](int64_t step, const std::map<std::string, double>& m) {
     Json line = {{"step", step}};
     for (const auto& [k, v] : m) line[k] = v;
@@ -212,19 +251,19 @@ Result<TrainResult> train(const TrainOptions& o) {
     metrics.flush();
     result.last = m;
     result.steps = step;
+    if (o.save_every > 0 && step % o.save_every == 0 && saved) {
+      const std::string dir = (fs::path(o.out_dir) / ("step-" + std::to_string(step))).string();
+      fs::create_directories(dir, ec);
+      saved = ec ? fail(ErrorCode::kIo, "creating " + dir + ": " + ec.message())
+                 : save_with_tokenizer(dir);
+    }
   });
   if (!st) return fail(st.error());
+  if (!saved) return fail(saved.error());
 
   // The checkpoint (LoRA already merged by run()), then the tokenizer files.
   result.checkpoint_dir = o.out_dir;
-  DSTC_CHECK_OK(generator::save_checkpoint(
-      trainer.model(), o.out_dir, fp32 ? generator::DType::kF32 : generator::DType::kBF16));
-  for (const char* name : kTokenizerFiles) {
-    fs::path src = fs::path(o.model_dir) / name;
-    if (!fs::exists(src)) continue;
-    fs::copy_file(src, fs::path(o.out_dir) / name, fs::copy_options::overwrite_existing, ec);
-    if (ec) return fail(ErrorCode::kIo, "copying " + src.string() + ": " + ec.message());
-  }
+  DSTC_CHECK_OK(save_with_tokenizer(o.out_dir));
   return result;
 }
 

@@ -44,7 +44,10 @@ struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 8;  // per micro-batch (pairs or examples)
   int64_t grad_accum = 1;
-  int64_t max_steps = -1;            // stop after this many optimizer steps (−1: all epochs)
+  int64_t max_steps = -1;  // stop after this many optimizer steps (−1: all epochs)
+  // Also write a checkpoint to out_dir/step-N every N optimizer steps (0: off; full
+  // fine-tuning only): one run then gives the checkpoints to pick an early stop from.
+  int64_t save_every = 0;
   std::string scheduler = "linear";  // linear, cosine, constant
   double warmup_ratio = 0.0;         // of the total steps, unless warmup_steps > 0
   int64_t warmup_steps = 0;
@@ -60,8 +63,13 @@ struct TrainOptions {
                                            "gate_proj", "up_proj", "down_proj"};
 
   std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
-  std::string dtype = "auto";  // fp32 on CPU, bf16 on CUDA
-  int64_t threads = 0;         // intra-op threads per worker; 0 = 1 when parallel, else default
+  // Compute precision: "float32", "bfloat16" or "auto" (float32 on CPU, bfloat16 on CUDA).
+  // bfloat16 is mixed precision as HF Trainer's bf16=True: fp32 master weights and AdamW
+  // state, forward and backward matmuls in bf16 under LibTorch autocast, log-softmax and
+  // losses in fp32. Checkpoints are always written in float32 (the master weights).
+  // float16 is refused (no loss scaling).
+  std::string dtype = "auto";
+  int64_t threads = 0;  // intra-op threads per worker; 0 = 1 when parallel, else default
   // Independent sequence groups (chosen / rejected, or halves of a batch) run forward and
   // backward on this many threads at once: on small models parallel work beats splitting
   // small matmuls (DESIGN.md §8).

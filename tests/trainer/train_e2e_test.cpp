@@ -150,6 +150,57 @@ TEST_F(TrainIntegration, ReferenceCacheIsReused) {
   EXPECT_EQ(cache.size(), 5u);
 }
 
+TEST_F(TrainIntegration, Bf16WritesFloat32Checkpoint) {
+  // --dtype bfloat16: fp32 master weights, bf16 autocast; the checkpoint stays float32.
+  auto o = options(LossType::kDpo, "bf16");
+  o.dtype = "bfloat16";
+  o.max_steps = 2;
+  auto r = train(o);
+  ASSERT_TRUE(r) << r.error().message();
+  auto text = read_file(r->metrics_path);
+  ASSERT_TRUE(text);
+  Json first;
+  size_t lines = 0;
+  ASSERT_TRUE(for_each_jsonl(*text, r->metrics_path, [&](size_t, const Json& j) -> Status {
+    if (lines++ == 0) first = j;
+    return {};
+  }));
+  ASSERT_TRUE(first.contains("loss")) << *text;
+  EXPECT_NEAR(first["loss"].get<double>(), std::log(2.0), 1e-6);
+  EXPECT_EQ(first["rewards/margins"].get<double>(), 0.0);
+  auto config = read_file(o.out_dir + "/config.json");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(Json::parse(*config)["torch_dtype"], "float32");
+  auto loaded = generator::load_causal_lm(o.out_dir);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  auto base = generator::load_causal_lm(model_);
+  ASSERT_TRUE(base);
+  {
+    auto ids = torch::tensor({{5, 6, 7, 8}}, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    EXPECT_FALSE(torch::equal((*loaded)->forward(ids), (*base)->forward(ids)));
+  }
+  // The reference cache is keyed by the compute precision: an fp32 run in the same folder
+  // computes its own entries beside the bf16 ones instead of reusing them. (Two steps of 4
+  // pairs: one shared chosen sequence + 8 rejected = 9; the fp32 run's first step: 1 + 4.)
+  const std::string cache_path = o.out_dir + "/reference_logps.jsonl";
+  ReferenceCache cache("any");
+  ASSERT_TRUE(cache.load(cache_path));
+  EXPECT_EQ(cache.size(), 9u);
+  o.dtype = "float32";
+  o.max_steps = 1;
+  auto r32 = train(o);
+  ASSERT_TRUE(r32) << r32.error().message();
+  ReferenceCache both("any");
+  ASSERT_TRUE(both.load(cache_path));
+  EXPECT_EQ(both.size(), 14u);
+
+  o.dtype = "float16";
+  auto refused = train(o);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("float16"), std::string::npos);
+}
+
 TEST_F(TrainIntegration, BadDataIsAClearError) {
   auto bad = (root_ / "bad.jsonl").string();
   ASSERT_TRUE(write_file_atomic(bad, "{\"prompt\": \"p\", \"chosen\": \"c\", \"rejected\": 3}\n"));
