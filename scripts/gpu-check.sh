@@ -6,7 +6,11 @@
 #      and vs transformers on CUDA fp32 (1e-4); bf16 on CUDA vs transformers bf16 (reported,
 #      loose bound 0.15);
 #   2. greedy tokens: ours CPU == ours CUDA fp32 == goldens == transformers generate();
-#   3. seeded sampling (n=4, temperature 1, top_p 0.95, top_k 50): CPU tokens == CUDA fp32 tokens.
+#   3. seeded sampling (n=4, temperature 1, top_p 0.95, top_k 50): CPU tokens == CUDA fp32 tokens;
+#   4. the trainer (issue 6) on CUDA, built from trainer/{engine,losses,data}.cpp without the
+#      run store (no RocksDB): sequence log-probs fp32 vs CPU and bf16 autocast vs fp32, DPO
+#      step 0 = ln 2 in bf16 and fp32, fp32 master weights take an lr-1e-6 step, and a
+#      16-pair overfit in bf16 and fp32 (checks "trainer/..."; SKIP_TRAINER=1 leaves it out).
 # Writes $OUT/gpu_check_summary.json (OUT defaults to ./gpu-check-out) and prints it.
 #
 # Usage: scripts/gpu-check.sh            (from the repository root)
@@ -323,5 +327,239 @@ json.dump(summary, open(os.path.join(out, "gpu_check_summary.json"), "w"), inden
 print(json.dumps({"ok": summary["ok"], "failed": [k for k, c in checks.items() if not c["ok"]]}))
 EOF
 status=$?
+
+# ---------------------------------------------------------------------------------------
+# The trainer's precision paths on CUDA (docs/trainer.md). trainer/data_store.cpp, the only
+# trainer source that needs the run store (RocksDB), is left out; the driver builds Trainer
+# directly, as tests/trainer/train_test.cpp does.
+if [[ -z "${SKIP_TRAINER:-}" ]]; then
+  say "building the trainer check"
+  cat >"$BUILD/trainer_check_main.cpp" <<'EOF'
+// Driver: the trainer's precision paths on CUDA (issue 6: fp32 on CPU, bf16 on CUDA), built
+// from trainer/{engine,losses,data}.cpp without the store. Writes JSON checks:
+//   logps    sequence log-probs: CUDA fp32 vs CPU fp32 (TF32 off), CUDA bf16 vs CUDA fp32
+//   step0    DPO loss = ln 2 (1e-6) and margins exactly 0 at step 0, bf16 and fp32, parallel 1/2
+//   tiny_lr  bf16 mixed precision: parameters stay fp32 and one step at lr 1e-6 moves them
+//   overfit  16 pairs, 30 epochs: bf16 and fp32 both reach accuracy 1 (step times reported)
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "common/json.h"
+#include "trainer/engine.h"
+
+using namespace dstc;
+using namespace dstc::trainer;
+
+static generator::CausalLM model_on(const torch::Device& dev, uint64_t seed) {
+  generator::ModelConfig c;
+  c.vocab_size = 256;
+  c.hidden_size = 64;
+  c.intermediate_size = 172;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 16;
+  c.max_position_embeddings = 256;
+  generator::CausalLM m(c);
+  generator::init_random(*m, seed);
+  m->to(dev);
+  return m;
+}
+
+static std::vector<TokenizedPair> random_pairs(size_t n, uint64_t seed) {
+  uint64_t state = seed;
+  auto next = [&](int64_t mod) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(mod));
+  };
+  std::vector<TokenizedPair> out;
+  for (size_t i = 0; i < n; ++i) {
+    TokenizedPair p;
+    std::vector<int32_t> prompt;
+    const int plen = 4 + next(8);
+    for (int t = 0; t < plen; ++t) prompt.push_back(1 + next(255));
+    for (Sequence* s : {&p.chosen, &p.rejected}) {
+      s->ids = prompt;
+      s->prompt_len = plen;
+      const int clen = 4 + next(16);
+      for (int t = 0; t < clen; ++t) s->ids.push_back(1 + next(255));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+static TrainOptions options(const torch::Device& dev, const std::string& dtype) {
+  TrainOptions o;
+  o.device = dev.str();
+  o.dtype = dtype;
+  o.batch_size = 8;
+  o.parallel = 2;
+  o.lr = 5e-3;
+  o.loss.beta = 0.5;
+  o.scheduler = "constant";
+  o.progress = false;
+  return o;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: trainer_check OUT_JSON\n");
+    return 2;
+  }
+  const bool cuda = torch::cuda::is_available();
+  const torch::Device dev(cuda ? "cuda" : "cpu");
+  Json checks = Json::object(), info = {{"device", dev.str()}};
+  auto check = [&](const std::string& name, bool ok, Json detail = Json::object()) {
+    detail["ok"] = ok;
+    checks["trainer/" + name] = detail;
+  };
+
+  // 1. Sequence log-probs.
+  {
+    auto pairs = random_pairs(8, 5);
+    std::vector<const Sequence*> seqs;
+    for (const auto& p : pairs) seqs.push_back(&p.chosen), seqs.push_back(&p.rejected);
+    torch::NoGradGuard no_grad;
+    auto cpu = sequence_logps(*model_on(torch::kCPU, 1), pack(seqs, torch::kCPU));
+    auto m = model_on(dev, 1);
+    auto fp32 = sequence_logps(*m, pack(seqs, dev)).cpu();
+    auto bf16 = sequence_logps(*m, pack(seqs, dev), torch::kBFloat16).cpu();
+    const double d32 = (fp32 - cpu).abs().max().item<double>();
+    const double d16 = (bf16 - fp32).abs().max().item<double>();
+    // As TrainLoopBf16.SequenceLogpsCloseToFp32: |S_bf16 − S_fp32| ≤ 0.02 + 0.2% of |S|.
+    const double worst =
+        ((bf16 - fp32).abs() / (0.02 + 2e-3 * fp32.abs())).max().item<double>();
+    check("logps_fp32_vs_cpu", d32 <= 1e-3, {{"max_abs_diff", d32}, {"tol", 1e-3}});
+    check("logps_bf16_vs_fp32", worst <= 1 && d16 > 0 && bf16.scalar_type() == torch::kFloat32,
+          {{"max_abs_diff", d16}, {"worst_diff_over_tol", worst}});
+  }
+  // 2. Step 0: DPO = ln 2, rewards 0.
+  for (const std::string dtype : {"bfloat16", "float32"}) {
+    for (int64_t parallel : {1, 2}) {
+      auto o = options(dev, dtype);
+      o.parallel = parallel;
+      Trainer t(model_on(dev, 2), o);
+      t.set_pairs(random_pairs(8, 3));
+      auto cache = std::make_unique<ReferenceCache>("check");
+      t.compute_reference(t.model(), *cache);
+      t.set_cache(std::move(cache));
+      std::map<std::string, double> m;
+      const double loss = t.loss_and_grad(t.plan()[0], &m);
+      check("step0_" + dtype + "_parallel" + std::to_string(parallel),
+            std::abs(loss - std::log(2.0)) <= 1e-6 && m.at("rewards/margins") == 0.0,
+            {{"loss_minus_ln2", loss - std::log(2.0)}, {"margins", m.at("rewards/margins")}});
+    }
+  }
+  // 3. lr 1e-6 lands on fp32 master weights.
+  {
+    auto o = options(dev, "bfloat16");
+    o.lr = 1e-6;
+    Trainer t(model_on(dev, 2), o);
+    t.set_pairs(random_pairs(8, 3));
+    auto cache = std::make_unique<ReferenceCache>("check");
+    t.compute_reference(t.model(), *cache);
+    t.set_cache(std::move(cache));
+    std::vector<torch::Tensor> before;
+    for (const auto& p : t.model().parameters()) before.push_back(p.detach().clone());
+    t.train_step(t.plan()[0], o.lr);
+    int64_t moved = 0, considered = 0;
+    bool fp32 = true;
+    auto params = t.model().parameters();
+    for (size_t i = 0; i < params.size(); ++i) {
+      fp32 = fp32 && params[i].scalar_type() == torch::kFloat32;
+      auto big = before[i].abs() > 1e-3;
+      considered += big.sum().item<int64_t>();
+      moved += (params[i].detach() != before[i]).logical_and(big).sum().item<int64_t>();
+    }
+    check("bf16_tiny_lr_moves_fp32_weights", fp32 && moved > considered / 2,
+          {{"moved", moved}, {"considered", considered}, {"params_fp32", fp32}});
+  }
+  // 4. 16 pairs overfit, bf16 and fp32.
+  for (const std::string dtype : {"bfloat16", "float32"}) {
+    auto o = options(dev, dtype);
+    o.epochs = 30;
+    Trainer t(model_on(dev, 8), o);
+    t.set_pairs(random_pairs(16, 11));
+    auto cache = std::make_unique<ReferenceCache>("check");
+    t.compute_reference(t.model(), *cache);
+    t.set_cache(std::move(cache));
+    std::map<std::string, double> first, last;
+    std::vector<double> times;
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = t.run([&](int64_t step, const std::map<std::string, double>& m) {
+      if (cuda) torch::cuda::synchronize();
+      auto now = std::chrono::steady_clock::now();
+      times.push_back(std::chrono::duration<double>(now - t0).count());
+      t0 = now;
+      if (step == 1) first = m;
+      last = m;
+    });
+    std::sort(times.begin(), times.end());
+    const bool ok = st && std::abs(first.at("loss") - std::log(2.0)) <= 1e-6 &&
+                    last.at("rewards/accuracies") == 1.0 && last.at("loss") < 0.3;
+    check("overfit_" + dtype, ok,
+          {{"first_loss", st ? first.at("loss") : -1.0},
+           {"last_loss", st ? last.at("loss") : -1.0},
+           {"last_accuracy", st ? last.at("rewards/accuracies") : -1.0},
+           {"step_median_s", times.empty() ? 0.0 : times[times.size() / 2]}});
+  }
+  bool all = true;
+  for (auto it = checks.begin(); it != checks.end(); ++it) all = all && (*it)["ok"].get<bool>();
+  Json out = {{"ok", all}, {"info", info}, {"checks", checks}};
+  std::ofstream(argv[1]) << out.dump(2);
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+EOF
+  TRAINER_SOURCES=(common/hash.cpp common/progress.cpp common/thread_pool.cpp trainer/losses.cpp
+    trainer/data.cpp trainer/engine.cpp)
+  tpids=()
+  tobjs=()
+  for src in "${TRAINER_SOURCES[@]}" "$BUILD/trainer_check_main.cpp"; do
+    [[ "$src" = /* ]] && path="$src" || path="$ROOT/$src"
+    obj="$BUILD/trainer_$(basename "${src%.cpp}").o"
+    tobjs+=("$obj")
+    g++ $CXXFLAGS -c "$path" -o "$obj" >>"$LOG" 2>&1 &
+    tpids+=($!)
+    while (($(jobs -rp | wc -l) >= JOBS)); do sleep 0.5; done
+  done
+  tok=1
+  for p in "${tpids[@]}"; do wait "$p" || tok=0; done
+  gen_objs=()
+  for o in "${objs[@]}"; do [[ "$o" == */gpu_check_main.o ]] || gen_objs+=("$o"); done
+  if ((tok)) && g++ -o "$BUILD/trainer_check" "${tobjs[@]}" "${gen_objs[@]}" -L"$TORCH_LIBDIR" \
+    -Wl,--no-as-needed $TORCH_LIBS -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" -lz -lpthread \
+    >>"$LOG" 2>&1; then
+    say "running the trainer check"
+    "$BUILD/trainer_check" "$OUT/trainer_check.json" >"$OUT/trainer_stdout.json" 2>>"$LOG" ||
+      say "trainer check exited with an error (see $LOG)"
+  else
+    tail -30 "$LOG" >&2
+    say "trainer check did not build (see $LOG)"
+  fi
+  "$PYTHON" - "$OUT" <<'EOF' 2>>"$LOG"
+import json, os, sys
+out = sys.argv[1]
+path = os.path.join(out, "gpu_check_summary.json")
+summary = json.load(open(path)) if os.path.exists(path) else {"checks": {}}
+try:
+    trainer = json.load(open(os.path.join(out, "trainer_check.json")))
+except Exception as e:
+    trainer = {"checks": {"trainer/run": {"ok": False, "error": str(e)}}}
+summary["checks"].update(trainer["checks"])
+summary["trainer"] = trainer.get("info", {})
+summary["ok"] = all(c["ok"] for c in summary["checks"].values())
+json.dump(summary, open(path, "w"), indent=2)
+print(json.dumps({"ok": summary["ok"],
+                  "failed": [k for k, c in summary["checks"].items() if not c["ok"]]}))
+raise SystemExit(0 if summary["ok"] else 1)
+EOF
+  tstatus=$?
+  ((status == 0)) && status=$tstatus
+fi
 say "summary: $OUT/gpu_check_summary.json"
 exit $status
