@@ -213,13 +213,29 @@ EOF
 CXXFLAGS="-std=c++20 -O2 -fPIC -w $ABI_FLAG $INC $TORCH_INC"
 SOURCES=(common/error.cpp common/json.cpp common/file.cpp generator/checkpoint.cpp
   generator/model.cpp generator/sampling.cpp generator/engine.cpp)
+# The hand-written CPU decode path, where this checkout has it, with generator/CMakeLists.txt's
+# per-file flags: OpenMP for cpu_decode.cpp and sampling.cpp, FMA contraction for
+# cpu_kernels.cpp and none for sampling.cpp (bit-identical softmax weights on every target).
+for f in generator/cpu_decode.cpp generator/cpu_kernels.cpp; do
+  [[ -f "$ROOT/$f" ]] && SOURCES+=("$f")
+done
+file_flags() {
+  case "$(basename "$1")" in
+    cpu_decode.cpp) echo "-fopenmp" ;;
+    sampling.cpp) echo "-fopenmp -ffp-contract=off" ;;
+    cpu_kernels.cpp) echo "-ffp-contract=fast" ;;
+  esac
+}
+# The OpenMP runtime LibTorch already uses: the wheel's bundled libgomp if any, else gcc's.
+OMP_LINK=$(ls "$TORCH_LIBDIR"/libgomp*.so* 2>/dev/null | head -1)
+[[ -n "$OMP_LINK" ]] || OMP_LINK="-fopenmp"
 pids=()
 objs=()
 for src in "${SOURCES[@]}" "$BUILD/gpu_check_main.cpp"; do
   [[ "$src" = /* ]] && path="$src" || path="$ROOT/$src"
   obj="$BUILD/$(basename "${src%.cpp}").o"
   objs+=("$obj")
-  g++ $CXXFLAGS -c "$path" -o "$obj" >>"$LOG" 2>&1 &
+  g++ $CXXFLAGS $(file_flags "$src") -c "$path" -o "$obj" >>"$LOG" 2>&1 &
   pids+=($!)
   while (($(jobs -rp | wc -l) >= JOBS)); do sleep 0.5; done
 done
@@ -229,7 +245,7 @@ for p in "${pids[@]}"; do wait "$p" || ok=0; done
 TORCH_LIBS="-ltorch -ltorch_cpu -lc10"
 [[ -f "$TORCH_LIBDIR/libtorch_cuda.so" ]] && TORCH_LIBS="$TORCH_LIBS -ltorch_cuda -lc10_cuda"
 g++ -o "$BUILD/gpu_check" "${objs[@]}" -L"$TORCH_LIBDIR" -Wl,--no-as-needed $TORCH_LIBS \
-  -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" -lz -lpthread >>"$LOG" 2>&1 || {
+  -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" $OMP_LINK -lz -lpthread >>"$LOG" 2>&1 || {
   tail -30 "$LOG" >&2
   die "link"
 }
@@ -532,7 +548,7 @@ EOF
   gen_objs=()
   for o in "${objs[@]}"; do [[ "$o" == */gpu_check_main.o ]] || gen_objs+=("$o"); done
   if ((tok)) && g++ -o "$BUILD/trainer_check" "${tobjs[@]}" "${gen_objs[@]}" -L"$TORCH_LIBDIR" \
-    -Wl,--no-as-needed $TORCH_LIBS -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" -lz -lpthread \
+    -Wl,--no-as-needed $TORCH_LIBS -Wl,--as-needed -Wl,-rpath,"$TORCH_LIBDIR" $OMP_LINK -lz -lpthread \
     >>"$LOG" 2>&1; then
     say "running the trainer check"
     "$BUILD/trainer_check" "$OUT/trainer_check.json" >"$OUT/trainer_stdout.json" 2>>"$LOG" ||
