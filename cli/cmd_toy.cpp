@@ -7,9 +7,14 @@
 
 #include "benchmarks/toy/toy_world.h"
 #include "cli/command.h"
+#include "cli/pipeline_model.h"
+#include "cli/pipeline_tasks.h"
+#include "cli/run_config.h"
 #include "common/file.h"
 #include "common/hash.h"
 #include "common/json.h"
+#include "common/progress.h"
+#include "sandbox/sandbox.h"
 #include "selector/selector.h"
 
 namespace dstc::cli {
@@ -23,9 +28,13 @@ struct ToyArgs {
   std::string format = "tasks";
   int min_examples = 2;
   int max_examples = 2;
+  // eval: a checkpoint greedy on the held-out split (the tasks `dstc run` scores).
+  std::string model;
+  int64_t max_new_tokens = 160;
   // export --format sft: the mix of SFT targets.
   int64_t code_every = 1;  // a code target for one task in this many
   int varied_tests = 1;    // varied test targets per task (after the restated examples)
+  std::string bug_rates;   // "R" or "name=R,name=R": code targets that are the template's slip
   // simulate: a stand-in for the model's samples (no model, no Python).
   int codes = 8;
   int tests = 8;
@@ -60,6 +69,48 @@ Result<std::vector<toy::ToyTask>> make_tasks(const ToyArgs& args) {
   return toy::generate_tasks(split, static_cast<size_t>(args.count), args.seed, options);
 }
 
+// --bug-rates: "R" (every template that has a typical slip) or "name=R,name=R,...".
+Result<std::map<std::string, double>> parse_bug_rates(const std::string& spec) {
+  std::map<std::string, double> rates;
+  if (spec.empty()) return rates;
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::kInvalidArgument, "--bug-rates '" + spec + "': " + why);
+  };
+  auto rate_of = [&](const std::string& text) -> Result<double> {
+    size_t used = 0;
+    double r = -1;
+    try {
+      r = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || r < 0 || r > 1) return bad("'" + text + "' is not a rate in [0, 1]");
+    return r;
+  };
+  if (spec.find('=') == std::string::npos) {
+    DSTC_TRY(double r, rate_of(spec));
+    for (const auto& name : toy::templates_with_bugs()) rates[name] = r;
+    return rates;
+  }
+  const auto with_bugs = toy::templates_with_bugs();
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = std::min(spec.find(',', pos), spec.size());
+    std::string item = spec.substr(pos, comma - pos);
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) return bad("'" + item + "' is not name=rate");
+    std::string name = item.substr(0, eq);
+    if (std::find(with_bugs.begin(), with_bugs.end(), name) == with_bugs.end()) {
+      std::string list;
+      for (const auto& n : with_bugs) list += (list.empty() ? "" : ", ") + n;
+      return bad("no template '" + name + "' with a typical slip (those with one: " + list + ")");
+    }
+    DSTC_TRY(rates[name], rate_of(item.substr(eq + 1)));
+    pos = comma + 1;
+  }
+  return rates;
+}
+
 // tasks: one HumanEval-style record per task. sft: one {task_id, kind, prompt, completion,
 // label} record for the code (of one task in --code-every) and one per test target
 // (restated examples, then --varied-tests varied ones); label is always true, so the file
@@ -72,8 +123,9 @@ Status export_command(const ToyArgs& args) {
                 "--format must be 'tasks' or 'sft', got '" + args.format + "'");
   }
   DSTC_TRY(auto tasks, make_tasks(args));
+  DSTC_TRY(auto bug_rates, parse_bug_rates(args.bug_rates));
   std::string text;
-  size_t records = 0;
+  size_t records = 0, buggy = 0;
   for (size_t i = 0; i < tasks.size(); ++i) {
     const toy::ToyTask& t = tasks[i];
     if (args.format == "tasks") {
@@ -83,10 +135,15 @@ Status export_command(const ToyArgs& args) {
     }
     // Whole rounds of the round-robin template order, so every template keeps its share.
     if ((i / toy::template_names().size()) % static_cast<size_t>(args.code_every) == 0) {
+      // The slip replaces the solution for a fixed share of each template's tasks.
+      auto rate = bug_rates.find(t.template_name);
+      double u = static_cast<double>(fnv1a64(t.task_id + "/bug") >> 11) * 0x1.0p-53;
+      bool bug = rate != bug_rates.end() && u < rate->second && !t.buggy_solution.empty();
+      buggy += bug;
       text += Json{{"task_id", t.task_id},
                    {"kind", "code"},
                    {"prompt", toy::code_query(t)},
-                   {"completion", t.solution},
+                   {"completion", bug ? t.buggy_solution : t.solution},
                    {"label", true}}
                   .dump() +
               "\n";
@@ -107,9 +164,62 @@ Status export_command(const ToyArgs& args) {
     std::fputs(text.c_str(), stdout);
   } else {
     DSTC_CHECK_OK(write_file_atomic(args.out, text));
-    std::fprintf(stderr, "wrote %zu records (%zu %s tasks) to %s\n", records, tasks.size(),
-                 args.split.c_str(), args.out.c_str());
+    std::fprintf(stderr, "wrote %zu records (%zu %s tasks, %zu buggy code targets) to %s\n",
+                 records, tasks.size(), args.split.c_str(), buggy, args.out.c_str());
   }
+  return {};
+}
+
+// Greedy pass@1 of a checkpoint on the first --count held-out tasks, overall and per
+// template: the number `dstc run` reports as base/final pass@1, for any checkpoint.
+Status eval_command(const ToyArgs& args) {
+  DSTC_TRY(RunConfig config, default_run_config());
+  config.data.eval_count = args.count;
+  config.eval.max_new_tokens = args.max_new_tokens;
+  DSTC_TRY(auto tasks, evaluation_tasks(config));
+  DSTC_TRY(auto model, load_model(config, args.model));
+  DSTC_TRY(auto sandbox, sandbox::Sandbox::create());
+  std::map<std::string, std::pair<int, int>> per_template;  // correct, total
+  int correct = 0;
+  constexpr size_t kBatch = 64;
+  ProgressBar bar("toy eval", tasks.size());
+  for (size_t b = 0; b < tasks.size(); b += kBatch) {
+    size_t end = std::min(tasks.size(), b + kBatch);
+    std::vector<std::string> queries;
+    for (size_t i = b; i < end; ++i) queries.push_back(tasks[i].code_query);
+    SampleRequest req;
+    req.max_new_tokens = args.max_new_tokens;
+    req.stop = tasks[b].code_stops;
+    DSTC_TRY(auto outputs, model->sample(queries, req));
+    std::vector<sandbox::Job> jobs;
+    for (size_t i = b; i < end; ++i) {
+      sandbox::Job job;
+      job.program = tasks[i].score_program(outputs[i - b].at(0));
+      job.timeout_seconds = config.execute.timeout;
+      jobs.push_back(std::move(job));
+    }
+    auto verdicts = sandbox->run_batch(jobs);
+    for (size_t i = b; i < end; ++i) {
+      const auto& v = verdicts[i - b];
+      if (v.status == sandbox::Status::kSandboxError) {
+        return fail(ErrorCode::kInternal, "sandbox error on " + tasks[i].task_id + ": " + v.reason);
+      }
+      bool ok = v.status == sandbox::Status::kPassed;
+      correct += ok;
+      auto& t = per_template[tasks[i].toy->template_name];
+      t.first += ok;
+      ++t.second;
+      bar.tick();
+    }
+  }
+  bar.finish();
+  Json out{{"model", args.model},
+           {"tasks", tasks.size()},
+           {"pass@1", static_cast<double>(correct) / static_cast<double>(tasks.size())}};
+  for (const auto& [name, ct] : per_template) {
+    out["templates"][name] = static_cast<double>(ct.first) / ct.second;
+  }
+  std::printf("%s\n", out.dump().c_str());
   return {};
 }
 
@@ -251,10 +361,22 @@ void register_toy(CLI::App& app, Globals&, Action& action) {
   exp->add_option("--code-every", args->code_every,
                   "sft: a code target for one task in N (the others give tests only)")
       ->capture_default_str();
+  exp->add_option("--bug-rates", args->bug_rates,
+                  "sft: share of code targets that carry the template's typical slip: R for "
+                  "every template with one, or name=R,name=R");
   exp->add_option("--varied-tests", args->varied_tests,
                   "sft: varied test targets per task, after the restated docstring examples")
       ->capture_default_str();
   exp->callback([&action, args] { action = [args] { return export_command(*args); }; });
+
+  auto* eval = toy->add_subcommand(
+      "eval",
+      "Greedy pass@1 of a checkpoint on the held-out toy tasks that `dstc run` scores "
+      "(the first --count of them), overall and per template, as JSON");
+  eval->add_option("--model", args->model, "HF checkpoint folder")->required();
+  eval->add_option("--count", args->count, "Held-out tasks to score")->capture_default_str();
+  eval->add_option("--max-new-tokens", args->max_new_tokens, "Per sample")->capture_default_str();
+  eval->callback([&action, args] { action = [args] { return eval_command(*args); }; });
 
   auto* stats = toy->add_subcommand(
       "stats",

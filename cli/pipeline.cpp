@@ -5,6 +5,7 @@
 // prompts), never on how far a previous attempt got.
 #include "cli/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -53,6 +54,18 @@ struct Run {
   std::string model_dir(uint32_t round) const {
     if (round == 0) return resolve_path(config.model.path);
     return (fs::path(options.run_dir) / ("round-" + std::to_string(round - 1)) / "model").string();
+  }
+  // The model a compare variant trained in round - 1 (round-<r>/compare/<variant>).
+  std::string variant_dir(uint32_t round, const std::string& variant) const {
+    if (variant.empty()) return model_dir(round);
+    std::string name = variant;
+    std::replace(name.begin(), name.end(), ':', '-');
+    return (fs::path(options.run_dir) / ("round-" + std::to_string(round - 1)) / "compare" / name)
+        .string();
+  }
+  // Evaluation results of a compare variant are stored under "<benchmark>@<variant>".
+  std::string benchmark_of(const std::string& variant) const {
+    return variant.empty() ? eval_benchmark : eval_benchmark + "@" + variant;
   }
   std::string resolve_path(const std::string& p) const {
     if (p.empty() || fs::path(p).is_absolute()) return p;
@@ -116,17 +129,20 @@ Status import_problems(Run& run, uint32_t round, const std::vector<PipelineTask>
 
 // ---- stage: evaluate ----------------------------------------------------------------
 
-// Scores the model entering `round` on the held-out tasks (round == rounds: the final model).
-Status evaluate(Run& run, uint32_t round) {
+// Scores the model entering `round` on the held-out tasks (round == rounds: the final
+// model), or the model a compare `variant` trained in round - 1.
+Status evaluate(Run& run, uint32_t round, const std::string& variant = "") {
   auto start = Clock::now();
   const auto& tasks = run.eval_tasks;
-  DSTC_TRY(auto pending, run.store->pending_units(round, "eval", ids_of(tasks)));
+  const std::string stage = variant.empty() ? "eval" : "eval@" + variant;
+  const std::string model_dir = run.variant_dir(round, variant);
+  DSTC_TRY(auto pending, run.store->pending_units(round, stage, ids_of(tasks)));
   if (pending.empty()) return {};
   std::set<std::string> pending_set(pending.begin(), pending.end());
-  run.log->info("round {}: evaluating {} on {} held-out tasks ({} to go)", round,
-                run.model_dir(round), tasks.size(), pending.size());
-  DSTC_TRY(auto model, load_model(run.config, run.model_dir(round)));
-  ProgressBar bar("eval r" + std::to_string(round), pending.size());
+  run.log->info("round {}: evaluating {} on {} held-out tasks ({} to go)", round, model_dir,
+                tasks.size(), pending.size());
+  DSTC_TRY(auto model, load_model(run.config, model_dir));
+  ProgressBar bar(stage + " r" + std::to_string(round), pending.size());
   const auto& ec = run.config.eval;
   DSTC_CHECK_OK(
       for_each_pending_chunk(tasks, pending_set, [&](size_t c, const Chunk& chunk) -> Status {
@@ -152,7 +168,7 @@ Status evaluate(Run& run, uint32_t round) {
         for (size_t i = 0; i < chunk.size(); ++i) {
           store::EvalResult r;
           r.round = round;
-          r.benchmark = run.eval_benchmark;
+          r.benchmark = run.benchmark_of(variant);
           r.task_id = chunk[i]->task_id;
           for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
             if (verdicts[v].status == sandbox::Status::kSandboxError) {
@@ -166,14 +182,13 @@ Status evaluate(Run& run, uint32_t round) {
           if (!pending_set.count(r.task_id)) continue;
           store::WriteSet ws;
           ws.put(r);
-          DSTC_CHECK_OK(run.store->commit({round, "eval", r.task_id}, ws));
+          DSTC_CHECK_OK(run.store->commit({round, stage, r.task_id}, ws));
           bar.tick();
         }
         return {};
       }));
   bar.finish();
-  return add_timing(run, round, "eval",
-                    std::chrono::duration<double>(Clock::now() - start).count());
+  return add_timing(run, round, stage, std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 // ---- stage: generate ----------------------------------------------------------------
@@ -417,7 +432,7 @@ Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) 
         rec.rejected_score = p.rejected_score;
         ws.put(rec);
       }
-      if (s == 0) {
+      {  // every selector's, so that compare variants can train KTO on any of them
         auto kto = selector::kto_examples(*selection.pair);
         for (uint32_t i = 0; i < kto.size(); ++i) {
           ws.put(store::KtoExample{round, t.task_id, name, i, kto[i].prompt, kto[i].completion,
@@ -436,18 +451,25 @@ Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) 
 Result<Json> round_statistics(const Run& run, uint32_t round,
                               const std::vector<PipelineTask>& tasks) {
   size_t valid_tests = 0, canonical_passes = 0, tasks_with_correct = 0, codes = 0,
-         correct_codes = 0, valid_codes = 0;
+         correct_codes = 0, valid_codes = 0, graded_tasks = 0;
   std::map<std::string, selector::SelectionStats> stats;
   std::map<std::string, selector::PairAudit> audits;
   auto names = selector_names(run.config);
   for (const auto& t : tasks) {
     DSTC_TRY(PromptMatrix pm, load_matrix(run, round, t));
-    valid_tests += pm.valid_tests;
-    canonical_passes += pm.tests_canonical_passes;
+    if (!t.canonical_program().empty()) {  // validity is measured against the canonical code
+      valid_tests += pm.valid_tests;
+      canonical_passes += pm.tests_canonical_passes;
+    }
+    // Correctness is known only where the prompt has hidden tests: the rates and the pair
+    // audit count those prompts alone (prompt files may mix both kinds).
+    const bool graded = t.has_hidden_tests();
+    graded_tasks += graded;
     bool any = false;
     for (size_t j = 0; j < pm.matrix.codes.size(); ++j) {
-      ++codes;
       valid_codes += pm.matrix.code_valid[j];
+      if (!graded) continue;
+      ++codes;
       correct_codes += pm.matrix.code_correct[j];
       any |= pm.matrix.code_correct[j] != 0;
     }
@@ -459,7 +481,7 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
       opts.seed = static_cast<uint64_t>(run.config.run.seed) * 7919 + round;
       auto selection = selector::select(pm.matrix, opts);
       stats[name].add(selection);
-      if (selection.pair) audits[name].add(*selection.pair, pm.matrix.code_correct);
+      if (selection.pair && graded) audits[name].add(*selection.pair, pm.matrix.code_correct);
     }
   }
   auto ratio = [](size_t a, size_t b) { return b ? static_cast<double>(a) / b : 0.0; };
@@ -470,7 +492,8 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
   j["valid_tests"] = valid_tests;
   j["valid_codes"] = valid_codes;
   j["code_pass_rate"] = ratio(correct_codes, codes);  // mean pass@1 of the samples
-  j["pass_at_J"] = ratio(tasks_with_correct, tasks.size());
+  j["pass_at_J"] = ratio(tasks_with_correct, graded_tasks);
+  j["graded_prompts"] = graded_tasks;  // prompts with hidden tests (the rates' base)
   for (const auto& name : names) {
     j["selectors"][name] = {{"selection", stats[name].to_json()},
                             {"audit", audits[name].to_json()}};
@@ -478,8 +501,8 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
   return j;
 }
 
-Result<double> pass_at_1(const Run& run, uint32_t round) {
-  DSTC_TRY(auto results, run.store->evals(round, run.eval_benchmark));
+Result<double> pass_at_1(const Run& run, uint32_t round, const std::string& variant = "") {
+  DSTC_TRY(auto results, run.store->evals(round, run.benchmark_of(variant)));
   if (results.empty()) return 0.0;
   double sum = 0;
   for (const auto& r : results) sum += r.n ? static_cast<double>(r.correct) / r.n : 0.0;
@@ -583,6 +606,14 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
                                           run.model_dir(r), run.model_dir(r + 1)));
     stats["train"] = train_info;
     DSTC_CHECK_OK(evaluate(run, r + 1));
+    // The same matrices, other training data or losses: each variant one round deep.
+    for (const auto& v : config.compare.variants) {
+      DSTC_TRY(Json info, train_round(run.config, *run.store, r, run.model_dir(0), run.model_dir(r),
+                                      run.variant_dir(r + 1, v), v));
+      DSTC_CHECK_OK(evaluate(run, r + 1, v));
+      DSTC_TRY(double after, pass_at_1(run, r + 1, v));
+      stats["compare"][v] = {{"pass@1_after", after}, {"train", info}};
+    }
     stats["round"] = r;
     DSTC_TRY(stats["pass@1_before"], pass_at_1(run, r));
     DSTC_TRY(stats["pass@1_after"], pass_at_1(run, r + 1));

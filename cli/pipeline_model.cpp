@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "common/hash.h"
 #include "generator/engine.h"
+#include "generator/openai.h"
 #include "generator/text/tokenizer.h"
 
 namespace dstc::cli {
@@ -40,9 +41,11 @@ std::string checkpoint_id(const std::string& dir) {
   return hex64(h);
 }
 
-class LocalModel : public SamplingModel {
+// Either backend: the LibTorch engine or an OpenAI-compatible server (vLLM, SGLang,
+// `dstc serve model`); both take text prompts and apply the same stop strings.
+class GeneratorModel : public SamplingModel {
  public:
-  LocalModel(std::unique_ptr<generator::LocalEngine> engine, std::string id)
+  GeneratorModel(std::unique_ptr<generator::Generator> engine, std::string id)
       : engine_(std::move(engine)), id_(std::move(id)) {}
 
   Result<std::vector<std::vector<std::string>>> sample(const std::vector<std::string>& queries,
@@ -68,7 +71,7 @@ class LocalModel : public SamplingModel {
   std::string id() const override { return id_; }
 
  private:
-  std::unique_ptr<generator::LocalEngine> engine_;
+  std::unique_ptr<generator::Generator> engine_;
   std::string id_;
 };
 
@@ -76,10 +79,14 @@ class LocalModel : public SamplingModel {
 
 Result<std::unique_ptr<SamplingModel>> load_model(const RunConfig& config,
                                                   const std::string& model_dir) {
-  if (config.model.backend != "local") {
-    return fail(ErrorCode::kInvalidArgument,
-                "model.backend = \"" + config.model.backend +
-                    "\" is not wired into `dstc run` yet; use \"local\"");
+  if (config.model.backend == "openai") {
+    // The server decides which weights answer: it must serve `model_dir` (the base model
+    // in round 0, round-<r-1>/model after that; configs/qwen2.5-coder-1.5b-vllm.toml).
+    generator::OpenAIClientOptions options;
+    options.base_url = config.model.url;
+    DSTC_TRY(auto client, generator::OpenAIClient::create(options));
+    return std::unique_ptr<SamplingModel>(
+        new GeneratorModel(std::move(client), "openai:" + config.model.url + " for " + model_dir));
   }
   std::string tokenizer_path = (fs::path(model_dir) / "tokenizer.json").string();
   auto tokenizer = generator::Tokenizer::from_file(tokenizer_path);
@@ -92,7 +99,7 @@ Result<std::unique_ptr<SamplingModel>> load_model(const RunConfig& config,
   DSTC_TRY(auto engine, generator::LocalEngine::load(model_dir, options));
   engine->set_codec(std::make_shared<TokenizerCodec>(std::move(*tokenizer)));
   return std::unique_ptr<SamplingModel>(
-      new LocalModel(std::move(engine), "local:" + model_dir + "@" + checkpoint_id(model_dir)));
+      new GeneratorModel(std::move(engine), "local:" + model_dir + "@" + checkpoint_id(model_dir)));
 }
 
 }  // namespace dstc::cli

@@ -39,10 +39,12 @@ Result<std::unique_ptr<SamplingModel>> load_model(const RunConfig& config,
 
 // Trains `out_dir` from `policy_dir` on round `round`'s pairs (config.select.selector,
 // or its KTO examples for loss = kto), as one committed unit ("train", "model"): done
-// means out_dir holds a complete checkpoint. Returns the run's training summary (final
+// means out_dir holds a complete checkpoint. With a compare `variant` ("SELECTOR" or
+// "SELECTOR:LOSS", compare.variants) it trains that selector's pairs with that loss
+// instead, as unit ("train", "compare/<variant>"). Returns the training summary (final
 // loss, reward accuracy/margins, steps, metrics path) as recorded in the store.
 Result<Json> train_round(const RunConfig& config, store::Store& store, uint32_t round,
                          const std::string& initial_dir, const std::string& policy_dir,
-                         const std::string& out_dir);
+                         const std::string& out_dir, const std::string& variant = "");
 
 }  // namespace dstc::cli

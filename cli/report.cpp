@@ -162,6 +162,25 @@ Status write_report(const std::string& run_dir, const Json& summary) {
     if (r.contains("train")) {
       md << "\nTraining: `" << r["train"].dump() << "`\n";
     }
+    if (r.contains("compare")) {
+      // Same matrices and policy, other pairs or losses: what the selector itself is worth.
+      md << "\nSame matrices, other training data (each trained from this round's input model):"
+            "\n\n| variant | pairs | pass@1 after | change (points) |\n| --- | --- | --- | --- |\n";
+      char row[256];
+      std::snprintf(row, sizeof(row), "| %s (main) | %zu | %s | %+.1f |\n",
+                    r.value("selector", "").c_str(),
+                    r.contains("train") ? r["train"].value("pairs", size_t{0}) : size_t{0},
+                    pct(num(r, "pass@1_after")).c_str(),
+                    100 * (num(r, "pass@1_after") - num(r, "pass@1_before")));
+      md << row;
+      for (const auto& [variant, c] : r["compare"].items()) {
+        std::snprintf(row, sizeof(row), "| %s | %zu | %s | %+.1f |\n", variant.c_str(),
+                      c.contains("train") ? c["train"].value("pairs", size_t{0}) : size_t{0},
+                      pct(num(c, "pass@1_after")).c_str(),
+                      100 * (num(c, "pass@1_after") - num(r, "pass@1_before")));
+        md << row;
+      }
+    }
   }
 
   DSTC_CHECK_OK(write_file_atomic((fs::path(run_dir) / "report_pass_at_1.svg").string(),

@@ -70,6 +70,8 @@ std::vector<Field> fields_of(RunConfig& c) {
       {"train", "reference", &c.train.reference,
        "initial (the run's first model) or previous (the round's input model)"},
       {"train", "lora_rank", &c.train.lora_rank, "0 = full fine-tuning"},
+      {"compare", "variants", &c.compare.variants,
+       "also trained on the same matrices and scored: selector or selector:loss"},
       {"eval", "n", &c.eval.n, "samples per task"},
       {"eval", "temperature", &c.eval.temperature, "0 = greedy"},
       {"eval", "max_new_tokens", &c.eval.max_new_tokens, "per sample"},
@@ -184,10 +186,32 @@ Status validate(const RunConfig& c, const std::string& source) {
     return bad("train.batch_size/grad_accum/epochs", "must be at least 1");
   }
   if (c.eval.n < 1) return bad("eval.n", "must be at least 1");
+  for (const auto& v : c.compare.variants) {
+    auto [selector, loss] = split_variant(v);
+    if (selector != c.select.selector &&
+        std::find(c.select.ablations.begin(), c.select.ablations.end(), selector) ==
+            c.select.ablations.end()) {
+      return bad("compare.variants", "\"" + v + "\": selector '" + selector +
+                                         "' is neither select.selector nor in select.ablations");
+    }
+    if (!one_of(loss.empty() ? c.train.loss : loss, {"dpo", "cdpo", "ipo", "kto", "rpo", "selm"})) {
+      return bad("compare.variants",
+                 "\"" + v + "\": unknown loss '" + loss + "' (dpo, cdpo, ipo, kto, rpo, selm)");
+    }
+    if (std::count(c.compare.variants.begin(), c.compare.variants.end(), v) > 1) {
+      return bad("compare.variants", "lists \"" + v + "\" twice");
+    }
+  }
   return {};
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> split_variant(const std::string& variant) {
+  size_t colon = variant.find(':');
+  if (colon == std::string::npos) return {variant, ""};
+  return {variant.substr(0, colon), variant.substr(colon + 1)};
+}
 
 Result<RunConfig> parse_run_config(const std::string& text, const std::string& source) {
   // Debian's toml++ is built with exceptions: its parse errors are caught here.
@@ -209,9 +233,10 @@ Result<RunConfig> parse_run_config(const std::string& text, const std::string& s
       if (section == f.section) known.push_back(f.key);
     }
     if (known.empty() || !table) {
-      return fail(ErrorCode::kInvalidArgument,
-                  source + ": unknown section '" + section +
-                      "' (sections: run, model, data, generate, execute, select, train, eval)");
+      return fail(
+          ErrorCode::kInvalidArgument,
+          source + ": unknown section '" + section +
+              "' (sections: run, model, data, generate, execute, select, train, compare, eval)");
     }
     for (const auto& [key_node, value] : *table) {
       std::string key(key_node.str());

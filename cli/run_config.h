@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -71,6 +72,12 @@ struct RunConfig {
     std::string reference = "initial";  // "initial" or "previous" (the round's input model)
     int64_t lora_rank = 0;              // 0 = full fine-tuning
   } train;
+  struct Compare {
+    // Trained besides the main model on each round's matrices, one round deep from the
+    // same policy, and scored on the held-out set: "SELECTOR" (its pairs with train.loss)
+    // or "SELECTOR:LOSS". SELECTOR must be select.selector or one of select.ablations.
+    std::vector<std::string> variants;
+  } compare;
   struct Eval {
     int64_t n = 1;  // samples per task (1 with temperature 0 = greedy pass@1)
     double temperature = 0.0;
@@ -80,6 +87,9 @@ struct RunConfig {
   // Where relative paths in the config resolve (the config file's folder).
   std::string base_dir = ".";
 };
+
+// A compare.variants entry as (selector, loss); loss is "" when it is train.loss's.
+std::pair<std::string, std::string> split_variant(const std::string& variant);
 
 // Parses TOML text; `source` names it in errors ("configs/toy.toml: unknown key 'train.betta'").
 Result<RunConfig> parse_run_config(const std::string& text, const std::string& source);

@@ -461,6 +461,61 @@ std::vector<Template> make_templates() {
   return t;
 }
 
+// A plausible wrong body per template: the kind of slip a code model picks up from noisy
+// training code (an off-by-one, swapped arguments, a missing step). The SFT data may use
+// it instead of the canonical body at a per-template rate (`dstc toy export --bug-rates`),
+// which gives the base model systematic, template-level mistakes that its own samples
+// sometimes avoid: the headroom DSTC can recover. Every bug changes the result on most
+// inputs, so the docstring examples and the hidden tests usually expose it. Templates
+// whose natural slips only show at a boundary (in_range, count_char, has_value) have none.
+const std::map<std::string, std::function<std::string(const P&)>>& bug_bodies() {
+  static const std::map<std::string, std::function<std::string(const P&)>> bugs = {
+      {"affine",
+       [](const P& p) { return "    return (x + " + num(p[1]) + ") * " + num(p[0]) + "\n"; }},
+      {"sub_mul",
+       [](const P& p) { return "    return x - " + num(p[0]) + " * " + num(p[1]) + "\n"; }},
+      {"floor_div",
+       [](const P& p) { return "    return x // (" + num(p[0]) + " + " + num(p[1]) + ")\n"; }},
+      {"sum_to", [](const P& p) { return "    return sum(range(" + num(p[0]) + ", n))\n"; }},
+      {"digit_sum", [](const P& p) { return "    return len(str(n)) + " + num(p[0]) + "\n"; }},
+      {"square_add", [](const P& p) { return "    return x * 2 + " + num(p[0]) + "\n"; }},
+      {"clamp",
+       [](const P& p) { return "    return max(min(x, " + num(p[0]) + "), " + num(p[1]) + ")\n"; }},
+      {"sign_map",
+       [](const P& p) {
+         return "    if x > 0:\n        return " + num(p[0]) + "\n    if x < 0:\n        return " +
+                num(p[1]) + "\n    return 0\n";
+       }},
+      {"is_multiple",
+       [](const P& p) { return "    return x + " + num(p[1]) + " % " + num(p[0]) + " == 0\n"; }},
+      {"max_plus", [](const P& p) { return "    return min(x, y) + " + num(p[0]) + "\n"; }},
+      {"abs_diff", [](const P& p) { return "    return (x - y) * " + num(p[0]) + "\n"; }},
+      {"repeat_join",
+       [](const P& p) { return "    return (s + '" + sep(p[0]) + "') * " + num(p[1]) + "\n"; }},
+      {"wrap",
+       [](const P& p) { return "    return '" + sep(p[1]) + "' + s + '" + sep(p[0]) + "'\n"; }},
+      {"first_n", [](const P& p) { return "    return s[:" + num(p[0]) + " + 1]\n"; }},
+      {"replace_char",
+       [](const P& p) {
+         return "    return s.replace('" + letter(p[1]) + "', '" + letter(p[0]) + "')\n";
+       }},
+      {"ends_with",
+       [](const P& p) {
+         return "    return s.startswith('" + letter(p[0]) + "') and len(s) > " + num(p[1]) + "\n";
+       }},
+      {"rev_add", [](const P& p) { return "    return s + '" + sep(p[0]) + "'\n"; }},
+      {"add_each", [](const P& p) { return "    return [x * " + num(p[0]) + " for x in xs]\n"; }},
+      {"count_gt",
+       [](const P& p) { return "    return len([x for x in xs if x >= " + num(p[0]) + "])\n"; }},
+      {"keep_lt",
+       [](const P& p) { return "    return [x for x in xs if x <= " + num(p[0]) + "]\n"; }},
+      {"max_add", [](const P& p) { return "    return xs[-1] + " + num(p[0]) + "\n"; }},
+      {"sum_first", [](const P& p) { return "    return sum(xs[1:" + num(p[0]) + "])\n"; }},
+      {"scale", [](const P& p) { return "    return [x + " + num(p[0]) + " for x in xs]\n"; }},
+  };
+  return bugs;
+}
+
 const std::vector<Template>& templates() {
   static const std::vector<Template> all = make_templates();
   return all;
@@ -512,6 +567,14 @@ const std::vector<std::string>& template_names() {
   return names;
 }
 
+std::vector<std::string> templates_with_bugs() {
+  std::vector<std::string> names;
+  for (const auto& t : templates()) {
+    if (bug_bodies().count(t.name)) names.push_back(t.name);
+  }
+  return names;
+}
+
 Split split_of_prompt(std::string_view template_name, std::string_view prompt) {
   // 60% pretrain, 25% train, 15% eval of the prompt space.
   uint64_t h = fnv1a64(prompt, fnv1a64(template_name)) % 20;
@@ -556,6 +619,9 @@ std::vector<ToyTask> generate_tasks(Split split, size_t count, uint64_t seed,
       task.prompt = std::move(prompt);
       task.canonical_solution = t.body(p);
       task.solution = "def " + t.name + "(" + t.args + "):\n" + task.canonical_solution;
+      if (auto bug = bug_bodies().find(t.name); bug != bug_bodies().end()) {
+        task.buggy_solution = "def " + t.name + "(" + t.args + "):\n" + bug->second(p);
+      }
       task.examples = std::move(examples);
       task.hidden = draw_examples(t, p, rng, options.hidden_tests, taken);
       task.extra = draw_examples(t, p, rng, options.extra_tests, taken);
@@ -616,6 +682,7 @@ Json task_to_json(const ToyTask& task) {
               {"canonical_solution", task.canonical_solution},
               {"test", task.test},
               {"solution", task.solution},
+              {"buggy_solution", task.buggy_solution},
               {"template", task.template_name},
               {"category", task.category},
               {"examples", examples},

@@ -67,6 +67,7 @@ struct ToyTask {
   std::string prompt;              // signature + docstring with examples, ends "    \"\"\"\n"
   std::string canonical_solution;  // body only: prompt + canonical_solution is the function
   std::string solution;            // the whole function without docstring (SFT code response)
+  std::string buggy_solution;      // the template's typical slip (see bug_bodies); "" if none
   std::string test;                // HumanEval `def check(candidate): assert ...` (hidden)
   std::vector<Example> examples;   // the docstring's worked examples
   std::vector<Example> hidden;     // the inputs/outputs of `test`; never in `examples`
@@ -84,7 +85,10 @@ struct ToyOptions {
 };
 
 // All template names, in generation order (task i uses template i mod size).
+// Templates with a typical slip (ToyTask::buggy_solution non-empty) are listed by
+// templates_with_bugs().
 const std::vector<std::string>& template_names();
+std::vector<std::string> templates_with_bugs();
 
 // `count` tasks of `split`, deterministic in (split, count, seed, options); templates
 // appear round-robin so each is equally represented (counts differ by at most one).
