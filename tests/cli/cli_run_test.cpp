@@ -45,6 +45,16 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
   EXPECT_TRUE(std::filesystem::exists(run_dir + "/report.md"));
   EXPECT_TRUE(std::filesystem::exists(run_dir + "/round-0/model/model.safetensors") ||
               round["train"].contains("skipped"));
+  // The compare variants of configs/smoke.toml trained on the same matrices and were scored.
+  for (const char* variant : {"oracle", "dstc:kto"}) {
+    ASSERT_TRUE(round["compare"].contains(variant)) << round.dump();
+    double after = round["compare"][variant]["pass@1_after"].get<double>();
+    EXPECT_GE(after, 0.0);
+    EXPECT_LE(after, 1.0);
+    EXPECT_EQ(round["compare"][variant]["train"]["selector"],
+              std::string(variant).substr(0, std::string(variant).find(':')));
+  }
+  EXPECT_EQ(round["compare"]["dstc:kto"]["train"]["loss"], "kto");
 
   {
     store::StoreOptions ro;
@@ -55,7 +65,7 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->counts["samples"][0], 32u * (4 + 4));
     EXPECT_EQ(stats->counts["evals"][0], 48u);
-    EXPECT_EQ(stats->counts["evals"][1], 48u);
+    EXPECT_EQ(stats->counts["evals"][1], 48u * 3);  // the final model and two variants
     auto problems = (*st)->check();
     ASSERT_TRUE(problems);
     EXPECT_TRUE(problems->empty());

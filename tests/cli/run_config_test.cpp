@@ -67,6 +67,25 @@ TEST(RunConfigTest, WrongTypesAndBadValuesAreNamed) {
   EXPECT_DOUBLE_EQ(w->train.beta, 1.0);
 }
 
+TEST(RunConfigTest, CompareVariantsNeedABuiltSelectorAndAKnownLoss) {
+  auto ok = parse_run_config("[compare]\nvariants = [\"oracle\", \"dstc:kto\", \"random:ipo\"]\n",
+                             "c.toml");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(split_variant("dstc:kto"), std::make_pair(std::string("dstc"), std::string("kto")));
+  EXPECT_EQ(split_variant("oracle"), std::make_pair(std::string("oracle"), std::string()));
+  // codet is not among select.ablations by default: its pairs are never built.
+  auto unbuilt = parse_run_config("[compare]\nvariants = [\"codet\"]\n", "c.toml");
+  ASSERT_FALSE(unbuilt);
+  EXPECT_NE(unbuilt.error().message().find("compare.variants \"codet\""), std::string::npos)
+      << unbuilt.error().message();
+  auto loss = parse_run_config("[compare]\nvariants = [\"dstc:ppo\"]\n", "c.toml");
+  ASSERT_FALSE(loss);
+  EXPECT_NE(loss.error().message().find("unknown loss 'ppo'"), std::string::npos);
+  auto twice = parse_run_config("[compare]\nvariants = [\"random\", \"random\"]\n", "c.toml");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message().find("twice"), std::string::npos);
+}
+
 TEST(RunConfigTest, DiffNamesChangedKeys) {
   RunConfig a, b;
   b.train.lr = 3e-4;

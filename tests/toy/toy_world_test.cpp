@@ -244,6 +244,12 @@ TEST(ToyPythonIntegration, CanonicalSolutionsPassEverything) {
     // A same-template task with other parameters is a wrong solution for this one.
     const auto& other = tasks[(i + template_names().size()) % tasks.size()];
     entry["wrong"] = other.params != t.params ? hidden_test_program(t, other.solution) : "";
+    // The template's typical slip (SFT noise): the hidden tests and, mostly, the docstring
+    // examples restated as tests must expose it, or DSTC could not tell it apart.
+    entry["bug_hidden"] = t.buggy_solution.empty() ? "" : hidden_test_program(t, t.buggy_solution);
+    std::string bug_examples = t.buggy_solution;
+    for (const auto& e : t.examples) bug_examples += "\n" + test_response(t.entry_point, e);
+    entry["bug_examples"] = t.buggy_solution.empty() ? "" : bug_examples;
     programs.push_back(entry);
   }
   const std::string dir = testing::TempDir();
@@ -252,6 +258,7 @@ TEST(ToyPythonIntegration, CanonicalSolutionsPassEverything) {
   std::ofstream(script) << R"PY(
 import json, sys
 ok = bad = wrong_total = wrong_failed = self_ok = self_total = 0
+bugs = bug_hidden_failed = bug_examples_failed = 0
 def runs(src):
     try:
         exec(compile(src, "<toy>", "exec"), {})
@@ -272,11 +279,16 @@ for e in json.load(open(sys.argv[1])):
     if e["wrong"]:
         wrong_total += 1
         wrong_failed += not runs(e["wrong"])
+    if e["bug_hidden"]:
+        bugs += 1
+        bug_hidden_failed += not runs(e["bug_hidden"])
+        bug_examples_failed += not runs(e["bug_examples"])
     if good: ok += 1
     else:
         bad += 1
         print("FAILED", e["id"])
-print("RESULT", ok, bad, self_ok, self_total, wrong_failed, wrong_total)
+print("RESULT", ok, bad, self_ok, self_total, wrong_failed, wrong_total, bugs,
+      bug_hidden_failed, bug_examples_failed)
 )PY";
   std::string cmd = std::string(python) + " -I -S " + script + " " + data + " 2>&1";
   std::FILE* pipe = popen(cmd.c_str(), "r");
@@ -287,11 +299,19 @@ print("RESULT", ok, bad, self_ok, self_total, wrong_failed, wrong_total)
   ASSERT_EQ(pclose(pipe), 0) << out;
   size_t pos = out.find("RESULT ");
   ASSERT_NE(pos, std::string::npos) << out;
-  size_t ok = 0, bad = 0, self_ok = 0, self_total = 0, wrong_failed = 0, wrong_total = 0;
-  ASSERT_EQ(std::sscanf(out.c_str() + pos, "RESULT %zu %zu %zu %zu %zu %zu", &ok, &bad, &self_ok,
-                        &self_total, &wrong_failed, &wrong_total),
-            6)
+  size_t ok = 0, bad = 0, self_ok = 0, self_total = 0, wrong_failed = 0, wrong_total = 0, bugs = 0,
+         bug_hidden_failed = 0, bug_examples_failed = 0;
+  ASSERT_EQ(std::sscanf(out.c_str() + pos, "RESULT %zu %zu %zu %zu %zu %zu %zu %zu %zu", &ok, &bad,
+                        &self_ok, &self_total, &wrong_failed, &wrong_total, &bugs,
+                        &bug_hidden_failed, &bug_examples_failed),
+            9)
       << out;
+  std::printf(
+      "python: typical slips fail the hidden tests %zu/%zu, the docstring examples %zu/%zu\n",
+      bug_hidden_failed, bugs, bug_examples_failed, bugs);
+  EXPECT_EQ(bugs, 23u * 3 * 30);  // 23 of 26 templates have one; 30 tasks each per split
+  EXPECT_GT(bug_hidden_failed, bugs * 95 / 100);
+  EXPECT_GT(bug_examples_failed, bugs * 80 / 100);
   std::printf(
       "python: %zu/%zu canonical pass; self tests valid %zu/%zu; other-parameter "
       "solutions fail hidden tests %zu/%zu\n",
