@@ -387,16 +387,54 @@ std::vector<std::string> selector_names(const RunConfig& config) {
   return names;
 }
 
+selector::SelectorOptions selector_options(const RunConfig& config, uint32_t round) {
+  selector::SelectorOptions opts;
+  opts.skip_same_code = config.select.skip_same_code;
+  opts.seed = static_cast<uint64_t>(config.run.seed) * 7919 + round;
+  return opts;
+}
+
+// One prompt's selection as store records under `name`: its pair (two with
+// reward-augmented relabeling) and its KTO examples (every selector's, so that compare
+// variants can train KTO on any of them).
+void put_selection(store::WriteSet& ws, uint32_t round, const std::string& task_id,
+                   const std::string& name, const selector::Pair& pair, bool reward_augmented) {
+  std::vector<selector::Pair> pairs{pair};
+  if (reward_augmented) pairs = selector::reward_augment(pair);
+  auto idx = [](size_t v) { return v == selector::kNoTest ? -1 : static_cast<int32_t>(v); };
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto& p = pairs[i];
+    store::Pair rec;
+    rec.round = round;
+    rec.task_id = task_id;
+    rec.selector = name;
+    rec.index = static_cast<uint32_t>(i);
+    rec.prompt = p.prompt;
+    rec.chosen = p.chosen;
+    rec.rejected = p.rejected;
+    rec.chosen_code = idx(p.chosen_code);
+    rec.chosen_test = idx(p.chosen_test);
+    rec.rejected_code = idx(p.rejected_code);
+    rec.rejected_test = idx(p.rejected_test);
+    rec.chosen_score = p.chosen_score;
+    rec.rejected_score = p.rejected_score;
+    ws.put(rec);
+  }
+  auto kto = selector::kto_examples(pair);
+  for (uint32_t i = 0; i < kto.size(); ++i) {
+    ws.put(
+        store::KtoExample{round, task_id, name, i, kto[i].prompt, kto[i].completion, kto[i].label});
+  }
+}
+
 Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) {
   auto start = Clock::now();
   DSTC_TRY(auto pending, run.store->pending_units(round, "select", ids_of(tasks)));
   if (pending.empty()) return {};
   std::vector<std::pair<std::string, selector::SelectorOptions>> selectors;
   for (const auto& name : selector_names(run.config)) {
-    selector::SelectorOptions opts;
+    selector::SelectorOptions opts = selector_options(run.config, round);
     DSTC_TRY(opts.method, selector::parse_method(name));
-    opts.skip_same_code = run.config.select.skip_same_code;
-    opts.seed = static_cast<uint64_t>(run.config.run.seed) * 7919 + round;
     selectors.emplace_back(name, opts);
   }
   std::map<std::string, const PipelineTask*> by_id;
@@ -409,36 +447,8 @@ Status select(Run& run, uint32_t round, const std::vector<PipelineTask>& tasks) 
       const auto& [name, opts] = selectors[s];
       auto selection = selector::select(pm.matrix, opts);
       if (!selection.pair) continue;
-      std::vector<selector::Pair> pairs{*selection.pair};
-      if (s == 0 && run.config.select.relabel == "reward-augmented") {
-        pairs = selector::reward_augment(*selection.pair);
-      }
-      for (size_t i = 0; i < pairs.size(); ++i) {
-        const auto& p = pairs[i];
-        store::Pair rec;
-        rec.round = round;
-        rec.task_id = t.task_id;
-        rec.selector = name;
-        rec.index = static_cast<uint32_t>(i);
-        rec.prompt = p.prompt;
-        rec.chosen = p.chosen;
-        rec.rejected = p.rejected;
-        auto idx = [](size_t v) { return v == selector::kNoTest ? -1 : static_cast<int32_t>(v); };
-        rec.chosen_code = idx(p.chosen_code);
-        rec.chosen_test = idx(p.chosen_test);
-        rec.rejected_code = idx(p.rejected_code);
-        rec.rejected_test = idx(p.rejected_test);
-        rec.chosen_score = p.chosen_score;
-        rec.rejected_score = p.rejected_score;
-        ws.put(rec);
-      }
-      {  // every selector's, so that compare variants can train KTO on any of them
-        auto kto = selector::kto_examples(*selection.pair);
-        for (uint32_t i = 0; i < kto.size(); ++i) {
-          ws.put(store::KtoExample{round, t.task_id, name, i, kto[i].prompt, kto[i].completion,
-                                   kto[i].label});
-        }
-      }
+      put_selection(ws, round, t.task_id, name, *selection.pair,
+                    s == 0 && run.config.select.relabel == "reward-augmented");
     }
     DSTC_CHECK_OK(run.store->commit({round, "select", t.task_id}, ws));
   }
@@ -475,10 +485,8 @@ Result<Json> round_statistics(const Run& run, uint32_t round,
     }
     tasks_with_correct += any;
     for (const auto& name : names) {
-      selector::SelectorOptions opts;
+      selector::SelectorOptions opts = selector_options(run.config, round);
       DSTC_TRY(opts.method, selector::parse_method(name));
-      opts.skip_same_code = run.config.select.skip_same_code;
-      opts.seed = static_cast<uint64_t>(run.config.run.seed) * 7919 + round;
       auto selection = selector::select(pm.matrix, opts);
       stats[name].add(selection);
       if (selection.pair && graded) audits[name].add(*selection.pair, pm.matrix.code_correct);
@@ -533,6 +541,9 @@ Status check_config(Run& run) {
   if (!stored) {
     store::WriteSet ws;
     ws.put_meta("config", current);
+    // Where its relative paths resolve, so commands that reopen the run (`dstc select`)
+    // rebuild the same prompts.
+    ws.put_meta("config_dir", run.config.base_dir);
     return run.store->write(ws);
   }
   if (!run.options.resume) {
@@ -634,6 +645,95 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   std::printf("\nsummary: %s/summary.json  report: %s/report.md\n", options.run_dir.c_str(),
               options.run_dir.c_str());
   return {};
+}
+
+namespace {
+
+// Opens an existing run's store and the config it started with (relative paths resolving
+// where they did then).
+Status open_existing(Run& run, const std::string& run_dir) {
+  run.options.run_dir = run_dir;
+  run.log = log::get("run");
+  std::string store_dir = (fs::path(run_dir) / "store").string();
+  if (!fs::exists(fs::path(store_dir) / "CURRENT")) {
+    return fail(ErrorCode::kNotFound, "no run store at " + store_dir);
+  }
+  DSTC_TRY(run.store, store::Store::open(store_dir));
+  DSTC_TRY(auto text, run.store->meta("config"));
+  if (!text) return fail(ErrorCode::kCorrupt, store_dir + " holds no run config");
+  DSTC_TRY(run.config, parse_run_config(*text, store_dir + " (its stored config)"));
+  DSTC_TRY(auto dir, run.store->meta("config_dir"));
+  run.config.base_dir = dir.value_or(".");
+  return {};
+}
+
+}  // namespace
+
+Result<Json> select_stored(const SelectRequest& request) {
+  if (request.relabel != "none" && request.relabel != "reward-augmented") {
+    return fail(ErrorCode::kInvalidArgument,
+                "--relabel must be none or reward-augmented, not '" + request.relabel + "'");
+  }
+  selector::SelectorOptions opts;
+  Run run;
+  DSTC_CHECK_OK(open_existing(run, request.run_dir));
+  opts = selector_options(run.config, request.round);
+  DSTC_TRY(opts.method, selector::parse_method(request.selector));
+  DSTC_TRY(auto tasks, training_tasks(run.config, request.round));
+  DSTC_TRY(auto pending, run.store->pending_units(request.round, "execute", ids_of(tasks)));
+  if (!pending.empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "round " + std::to_string(request.round) + " of " + request.run_dir + ": " +
+                    std::to_string(pending.size()) + " of " + std::to_string(tasks.size()) +
+                    " prompts have no executed matrix yet (finish it with dstc run --resume)");
+  }
+  const bool augment = request.relabel == "reward-augmented";
+  const std::string name = request.selector + (augment ? "+reward-augmented" : "");
+  selector::SelectionStats stats;
+  selector::PairAudit audit;
+  store::WriteSet ws;
+  for (const auto& t : tasks) {
+    DSTC_TRY(PromptMatrix pm, load_matrix(run, request.round, t));
+    auto selection = selector::select(pm.matrix, opts);
+    stats.add(selection);
+    if (!selection.pair) continue;
+    if (t.has_hidden_tests()) audit.add(*selection.pair, pm.matrix.code_correct);
+    put_selection(ws, request.round, t.task_id, name, *selection.pair, augment);
+  }
+  // Deterministic in (matrices, selector, seed): writing again rewrites the same records.
+  DSTC_CHECK_OK(run.store->write(ws));
+  return Json{{"round", request.round},
+              {"selector", name},
+              {"selection", stats.to_json()},
+              {"audit", audit.to_json()}};
+}
+
+Status generate_samples(const RunConfig& config, const PipelineOptions& options) {
+  Run run;
+  run.config = config;
+  run.options = options;
+  run.options.resume = true;  // sampling is resumable by nature: done prompts are kept
+  run.log = log::get("run");
+  DSTC_TRY(auto tasks, training_tasks(config, 0));
+  std::error_code ec;
+  fs::create_directories(options.run_dir, ec);
+  if (ec)
+    return fail(ErrorCode::kIo, "creating run directory " + options.run_dir + ": " + ec.message());
+  DSTC_TRY(run.store, store::Store::open((fs::path(options.run_dir) / "store").string()));
+  DSTC_CHECK_OK(check_config(run));
+  DSTC_CHECK_OK(import_problems(run, 0, tasks));
+  DSTC_CHECK_OK(generate(run, 0, tasks));
+  std::fprintf(stderr, "%zu prompts x (%lld codes + %lld tests) in %s/store (round 0)\n",
+               tasks.size(), static_cast<long long>(config.generate.codes),
+               static_cast<long long>(config.generate.tests), options.run_dir.c_str());
+  return {};
+}
+
+Status report_run(const std::string& run_dir) {
+  std::string path = (fs::path(run_dir) / "summary.json").string();
+  DSTC_TRY(std::string text, read_file(path));
+  DSTC_TRY(Json summary, parse_json(text, path));
+  return write_report(run_dir, summary);
 }
 
 }  // namespace dstc::cli

@@ -6,6 +6,7 @@
 
 #include "cli/run_config.h"
 #include "common/error.h"
+#include "common/json.h"
 
 namespace dstc::cli {
 
@@ -16,5 +17,25 @@ struct PipelineOptions {
 };
 
 Status run_pipeline(const RunConfig& config, const PipelineOptions& options);
+
+// `dstc select`: runs a selector over a round's stored matrices (the run's own config,
+// seed and skip policy) and stores its pairs and KTO examples under the selector's name
+// ("<selector>+reward-augmented" with relabeling), for `dstc train --data RUN --selector`.
+// Returns the selection statistics and the pair audit.
+struct SelectRequest {
+  std::string run_dir;
+  uint32_t round = 0;
+  std::string selector = "dstc";  // dstc, code-only, maxmin, random, codet, oracle
+  std::string relabel = "none";   // none or reward-augmented
+};
+Result<Json> select_stored(const SelectRequest& request);
+
+// `dstc generate`: the generate stage alone, as round 0 of the run in options.run_dir
+// (config.data.train prompts, config.model.path, J codes and K tests each): one committed
+// unit per prompt, so an interrupted call continues where it stopped.
+Status generate_samples(const RunConfig& config, const PipelineOptions& options);
+
+// `dstc report`: rewrites report.md, report.json and the plots from summary.json.
+Status report_run(const std::string& run_dir);
 
 }  // namespace dstc::cli

@@ -88,6 +88,46 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
     }
   }
 
+  // `dstc select` over the stored matrices reproduces the run's own selection of the same
+  // selector (deterministic in matrices, seed and config); relabeling adds flipped pairs.
+  {
+    auto sel = run_dstc("--log-level warn --run-dir " + run_dir + " select --selector random");
+    ASSERT_EQ(sel.exit_code, 0) << sel.err;
+    auto j = parse_json(sel.out, "select output");
+    ASSERT_TRUE(j) << sel.out;
+    EXPECT_EQ((*j)["selection"], round["selectors"]["random"]["selection"]);
+    EXPECT_EQ((*j)["audit"], round["selectors"]["random"]["audit"]);
+    auto ra = run_dstc("--log-level warn --run-dir " + run_dir +
+                       " select --selector dstc --relabel reward-augmented");
+    ASSERT_EQ(ra.exit_code, 0) << ra.err;
+    auto k = parse_json(ra.out, "select output");
+    ASSERT_TRUE(k) << ra.out;
+    EXPECT_EQ((*k)["selector"], "dstc+reward-augmented");
+    store::StoreOptions ro;
+    ro.read_only = true;
+    auto st = store::Store::open(run_dir + "/store", ro);
+    ASSERT_TRUE(st);
+    auto plain = (*st)->pairs(0, "dstc");
+    auto augmented = (*st)->pairs(0, "dstc+reward-augmented");
+    ASSERT_TRUE(plain && augmented);
+    // Each pair becomes two unless both scores round to the same goal (selector.h).
+    EXPECT_GT(augmented->size(), plain->size());
+    EXPECT_LE(augmented->size(), 2 * plain->size());
+    auto unknown = run_dstc("--run-dir " + tmp.sub("nothing") + " select");
+    EXPECT_NE(unknown.exit_code, 0);
+    EXPECT_NE(unknown.err.find("no run store"), std::string::npos) << unknown.err;
+  }
+  // `dstc report` rebuilds the report from summary.json.
+  {
+    std::filesystem::remove(run_dir + "/report.md");
+    auto rep = run_dstc("--run-dir " + run_dir + " report");
+    ASSERT_EQ(rep.exit_code, 0) << rep.err;
+    auto md = read_file(run_dir + "/report.md");
+    ASSERT_TRUE(md);
+    EXPECT_NE(md->find("Same matrices"), std::string::npos);
+    EXPECT_NE(md->find("oracle"), std::string::npos);
+  }
+
   auto again = run_dstc("--run-dir " + run_dir + " run --config " + kSmoke);
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
@@ -106,6 +146,44 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
   auto summary2 = parse_json(*text2, "summary.json");
   ASSERT_TRUE(summary2);
   EXPECT_EQ((*summary2)["final_pass@1"], (*summary)["final_pass@1"]);
+}
+
+// `dstc generate`: J codes and K tests per prompt of a file into a run's store; a second
+// call finds every prompt done and changes nothing.
+TEST(GenerateIntegration, SamplesEveryPromptOnceAndResumes) {
+  if (!std::filesystem::exists(std::string(DSTC_SOURCE_DIR) + "/models/toy/model.safetensors")) {
+    GTEST_SKIP() << "models/toy is missing; rebuild it with scripts/make-toy-model.sh";
+  }
+  store::testing::TempDir tmp;
+  std::string run_dir = tmp.sub("gen");
+  std::string args = "--log-level warn --run-dir " + run_dir + " generate --run gen --model " +
+                     std::string(DSTC_SOURCE_DIR) + "/models/toy --prompts " +
+                     std::string(DSTC_SOURCE_DIR) +
+                     "/tests/cli/data/tiny_prompts.jsonl --codes 2 --tests 3 --max-new-tokens 48";
+  auto first = run_dstc(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto count = [&]() -> size_t {
+    store::StoreOptions ro;
+    ro.read_only = true;
+    auto st = store::Store::open(run_dir + "/store", ro);
+    EXPECT_TRUE(st);
+    if (!st) return 0;
+    auto stats = (*st)->stats();
+    return stats ? stats->counts["samples"][0] : 0;
+  };
+  EXPECT_EQ(count(), 8u * (2 + 3));  // 8 prompts in the file
+  auto second = run_dstc(args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(count(), 8u * (2 + 3));
+  // Other sampling options on the same run are a different recipe: refused.
+  auto changed = run_dstc(args + " --temperature 0.2");
+  EXPECT_NE(changed.exit_code, 0);
+  EXPECT_NE(changed.err.find("generate.temperature"), std::string::npos) << changed.err;
+  auto missing =
+      run_dstc("--run-dir " + run_dir + " generate --run gen --model " +
+               std::string(DSTC_SOURCE_DIR) + "/models/toy --prompts /nonexistent.jsonl");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("/nonexistent.jsonl"), std::string::npos) << missing.err;
 }
 
 }  // namespace
