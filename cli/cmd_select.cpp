@@ -42,6 +42,9 @@ void register_select(CLI::App& app, Globals& globals, Action& action) {
                   "and on the rejected score; stored as <selector>+reward-augmented)")
       ->check(CLI::IsMember({"none", "reward-augmented"}))
       ->capture_default_str();
+  cmd->add_flag("--skip-same-code,!--keep-same-code", args->request.skip_same_code,
+                "Skip (or keep) prompts whose rejected code is the chosen code; default: the "
+                "run's select.skip_same_code");
   cmd->callback([&globals, &action, args] {
     action = [&globals, args] { return select_command(globals, *args); };
   });

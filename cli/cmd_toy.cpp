@@ -32,9 +32,10 @@ struct ToyArgs {
   std::string model;
   int64_t max_new_tokens = 160;
   // export --format sft: the mix of SFT targets.
-  int64_t code_every = 1;  // a code target for one task in this many
-  int varied_tests = 1;    // varied test targets per task (after the restated examples)
-  std::string bug_rates;   // "R" or "name=R,name=R": code targets that are the template's slip
+  int64_t code_every = 1;       // a code target for one task in this many
+  int varied_tests = 1;         // varied test targets per task (after the restated examples)
+  std::string bug_rates;        // "R" or "name=R,name=R": code targets that are the template's slip
+  bool code_with_test = false;  // code targets end with one restated docstring example
   // simulate: a stand-in for the model's samples (no model, no Python).
   int codes = 8;
   int tests = 8;
@@ -140,10 +141,18 @@ Status export_command(const ToyArgs& args) {
       double u = static_cast<double>(fnv1a64(t.task_id + "/bug") >> 11) * 0x1.0p-53;
       bool bug = rate != bug_rates.end() && u < rate->second && !t.buggy_solution.empty();
       buggy += bug;
+      std::string completion = bug ? t.buggy_solution : t.solution;
+      if (args.code_with_test && !t.examples.empty()) {
+        // As code models often do: the function, then a check of its own. DSTC's responses
+        // (code ⊕ test) are then the model's own kind of text, not an unlikely appendix.
+        const auto& e = t.examples[fnv1a64(t.task_id + "/example") % t.examples.size()];
+        // Joined exactly as the pipeline joins a code and a test (code ⊕ test).
+        completion = selector::concat_code_test(completion, toy::test_response(t.entry_point, e));
+      }
       text += Json{{"task_id", t.task_id},
                    {"kind", "code"},
                    {"prompt", toy::code_query(t)},
-                   {"completion", bug ? t.buggy_solution : t.solution},
+                   {"completion", completion},
                    {"label", true}}
                   .dump() +
               "\n";
@@ -364,6 +373,8 @@ void register_toy(CLI::App& app, Globals&, Action& action) {
   exp->add_option("--bug-rates", args->bug_rates,
                   "sft: share of code targets that carry the template's typical slip: R for "
                   "every template with one, or name=R,name=R");
+  exp->add_flag("--code-with-test", args->code_with_test,
+                "sft: code targets end with one docstring example restated as an assert");
   exp->add_option("--varied-tests", args->varied_tests,
                   "sft: varied test targets per task, after the restated docstring examples")
       ->capture_default_str();

@@ -677,6 +677,7 @@ Result<Json> select_stored(const SelectRequest& request) {
   selector::SelectorOptions opts;
   Run run;
   DSTC_CHECK_OK(open_existing(run, request.run_dir));
+  if (request.skip_same_code) run.config.select.skip_same_code = *request.skip_same_code;
   opts = selector_options(run.config, request.round);
   DSTC_TRY(opts.method, selector::parse_method(request.selector));
   DSTC_TRY(auto tasks, training_tasks(run.config, request.round));
@@ -692,6 +693,11 @@ Result<Json> select_stored(const SelectRequest& request) {
   selector::SelectionStats stats;
   selector::PairAudit audit;
   store::WriteSet ws;
+  // The new selection replaces the old one whole, in the same atomic write.
+  DSTC_TRY(auto old_pairs, run.store->pairs(request.round, name));
+  for (const auto& p : old_pairs) ws.erase(p);
+  DSTC_TRY(auto old_kto, run.store->kto(request.round, name));
+  for (const auto& k : old_kto) ws.erase(k);
   for (const auto& t : tasks) {
     DSTC_TRY(PromptMatrix pm, load_matrix(run, request.round, t));
     auto selection = selector::select(pm.matrix, opts);
@@ -700,7 +706,6 @@ Result<Json> select_stored(const SelectRequest& request) {
     if (t.has_hidden_tests()) audit.add(*selection.pair, pm.matrix.code_correct);
     put_selection(ws, request.round, t.task_id, name, *selection.pair, augment);
   }
-  // Deterministic in (matrices, selector, seed): writing again rewrites the same records.
   DSTC_CHECK_OK(run.store->write(ws));
   return Json{{"round", request.round},
               {"selector", name},

@@ -2,6 +2,7 @@
 // each stage working in committed store units so a killed run resumes exactly there.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "cli/run_config.h"
@@ -20,13 +21,16 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options);
 
 // `dstc select`: runs a selector over a round's stored matrices (the run's own config,
 // seed and skip policy) and stores its pairs and KTO examples under the selector's name
-// ("<selector>+reward-augmented" with relabeling), for `dstc train --data RUN --selector`.
+// ("<selector>+reward-augmented" with relabeling), replacing what was stored under that
+// name, for `dstc train --data RUN --selector`.
 // Returns the selection statistics and the pair audit.
 struct SelectRequest {
   std::string run_dir;
   uint32_t round = 0;
   std::string selector = "dstc";  // dstc, code-only, maxmin, random, codet, oracle
   std::string relabel = "none";   // none or reward-augmented
+  // Skip prompts whose rejected code is the chosen code; unset = the run's own setting.
+  std::optional<bool> skip_same_code;
 };
 Result<Json> select_stored(const SelectRequest& request);
 

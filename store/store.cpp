@@ -57,6 +57,13 @@ void WriteSet::put(const KtoExample& r) {
   entries_.push_back(
       {Family::kKto, keys::pair(r.round, r.selector, r.task_id, r.index), codec::encode(r)});
 }
+void WriteSet::erase(const Pair& r) {
+  entries_.push_back(
+      {Family::kPairs, keys::pair(r.round, r.selector, r.task_id, r.index), "", true});
+}
+void WriteSet::erase(const KtoExample& r) {
+  entries_.push_back({Family::kKto, keys::pair(r.round, r.selector, r.task_id, r.index), "", true});
+}
 void WriteSet::put(const EvalResult& r) {
   entries_.push_back(
       {Family::kEvals, keys::eval(r.round, r.benchmark, r.task_id), codec::encode(r)});
@@ -242,7 +249,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions 
 
 Status Store::write(const WriteSet& records) {
   rocksdb::WriteBatch batch;
-  for (const auto& e : records.entries_) batch.Put(impl_->cf(e.family), e.key, e.value);
+  for (const auto& e : records.entries_) {
+    if (e.erase) {
+      batch.Delete(impl_->cf(e.family), e.key);
+    } else {
+      batch.Put(impl_->cf(e.family), e.key, e.value);
+    }
+  }
   return impl_->write(batch);
 }
 
@@ -250,7 +263,13 @@ Status Store::commit(const UnitKey& unit, const WriteSet& records) {
   DSTC_CHECK_OK(keys::validate_component("stage", unit.stage));
   DSTC_CHECK_OK(keys::validate_component("unit", unit.unit));
   rocksdb::WriteBatch batch;
-  for (const auto& e : records.entries_) batch.Put(impl_->cf(e.family), e.key, e.value);
+  for (const auto& e : records.entries_) {
+    if (e.erase) {
+      batch.Delete(impl_->cf(e.family), e.key);
+    } else {
+      batch.Put(impl_->cf(e.family), e.key, e.value);
+    }
+  }
   batch.Put(impl_->cf(Family::kMeta), keys::unit_done(unit),
             codec::encode_string(std::to_string(records.size())));
   return impl_->write(batch);

@@ -49,6 +49,10 @@ class WriteSet {
   void put(const KtoExample& r);
   void put(const EvalResult& r);
   void put_meta(const std::string& key, const std::string& value);
+  // Deletes the stored record with this one's key (in the same atomic write as the puts;
+  // a put of the same key later in the set wins): how a re-selection replaces old pairs.
+  void erase(const Pair& r);
+  void erase(const KtoExample& r);
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -59,6 +63,7 @@ class WriteSet {
     Family family;
     std::string key;
     std::string value;
+    bool erase = false;
   };
   std::vector<Entry> entries_;
 };

@@ -178,6 +178,46 @@ TEST(StoreTest, UnitsCommitWithTheirRecordsAndPendingListsTheRest) {
   EXPECT_EQ(st->done_units(1, "generate")->size(), 1u);
 }
 
+TEST(StoreTest, EraseRemovesPairsInTheSameAtomicWrite) {
+  TempDir tmp;
+  auto st = open_ok(tmp.path());
+  ASSERT_TRUE(st);
+  auto pair = [](const std::string& task, uint32_t index) {
+    Pair p;
+    p.task_id = task;
+    p.selector = "dstc";
+    p.index = index;
+    p.prompt = "q";
+    p.chosen = "c";
+    p.rejected = "r";
+    return p;
+  };
+  WriteSet first;
+  for (const char* task : {"a", "b", "c"}) first.put(pair(task, 0));
+  first.put(pair("a", 1));
+  ASSERT_TRUE(st->write(first));
+  ASSERT_EQ(st->pairs(0, "dstc")->size(), 4u);
+  // A re-selection: erase everything stored under the name, put the new set.
+  WriteSet second;
+  auto stored = st->pairs(0, "dstc");
+  ASSERT_TRUE(stored);
+  for (const auto& p : *stored) second.erase(p);
+  second.put(pair("b", 0));
+  ASSERT_TRUE(st->write(second));
+  auto left = st->pairs(0, "dstc");
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].task_id, "b");
+  KtoExample k{0, "a", "dstc", 0, "q", "c", true};
+  WriteSet third;
+  third.put(k);
+  ASSERT_TRUE(st->commit({0, "select", "a"}, third));
+  WriteSet fourth;
+  fourth.erase(k);
+  ASSERT_TRUE(st->write(fourth));
+  EXPECT_TRUE(st->kto(0, "dstc")->empty());
+}
+
 TEST(StoreTest, RejectsKeyComponentsWithReservedBytes) {
   TempDir tmp;
   auto st = open_ok(tmp.path());
