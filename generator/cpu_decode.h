@@ -3,14 +3,17 @@
 // KV cache and one token per row (generator/model.h), on raw pointers to the model's weights
 // and cache. At batch 1 eager LibTorch spends most of a step in per-operator overhead and in
 // OpenBLAS packing the weights for sgemm; here every weight is streamed once per step by the
-// kernels in generator/cpu_kernels.h, with the rows of each layer split between threads
-// (OpenMP). The layout of the step follows llama2.c's run.c forward() (rmsnorm, qkv matvecs,
-// RoPE, attention over the cache, SwiGLU), extended to batches, GQA, biases and left-padded
-// caches. Torch-free; generator/model.h builds the views (make_cpu_decoder, cpu_decode_step).
+// kernels in generator/cpu_kernels.h, with the rows of each layer split into chunks that the
+// threads of a cpu::WorkerPool claim (generator/cpu_pool.h). The layout of the step follows
+// llama2.c's run.c forward() (rmsnorm, qkv matvecs, RoPE, attention over the cache, SwiGLU),
+// extended to batches, GQA, biases and left-padded caches. Torch-free; generator/model.h builds the
+// views (make_cpu_decoder, cpu_decode_step).
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "generator/cpu_pool.h"
 
 namespace dstc::generator {
 
@@ -46,16 +49,16 @@ class CpuDecoder {
 
   // tokens [batch] -> logits [batch, vocab] (row-major). Writes the new keys and values at
   // slot cache.length (< capacity) of every row; the caller marks that slot valid and advances
-  // length and next_position. threads >= 1 split every layer's rows.
+  // length and next_position. The pool's threads share every layer's rows.
   void step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache, float* logits,
-            int threads);
+            cpu::WorkerPool& pool);
 
   const CpuModelView& model() const { return m_; }
 
  private:
   CpuModelView m_;
-  // Scratch reused between steps: x residual stream [B,C]; xn normed input [threads,B,C];
-  // q/att [B,H*d]; k/v [B,KV*d]; gate/up [B,I]; scores [threads, H/KV, capacity];
+  // Scratch reused between steps: x residual stream [B,C]; xn normed input [B,C];
+  // q/att [B,H*d]; k/v [B,KV*d]; gate/up [B,I]; scores [B*KV, H/KV, capacity];
   // cos/sin [B, d/2].
   std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_, cos_, sin_;
 };

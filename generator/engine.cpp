@@ -47,6 +47,9 @@ struct LocalEngine::Impl {
   std::string model_dir;
   std::shared_ptr<const TextCodec> codec;
   GenerationStats stats;
+  // Threads of the CPU decode path and of the sampler (kept between calls; idle helpers
+  // sleep).
+  std::unique_ptr<cpu::WorkerPool> pool;
 
   // logits [B,V] (any device/dtype) -> host fp32 contiguous.
   static torch::Tensor to_host(const torch::Tensor& logits) {
@@ -193,6 +196,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
   const auto dev = model->device();
   const int64_t vocab = model->config().vocab_size;
   const int threads = std::max(1, at::get_num_threads());
+  if (!pool || pool->threads() != threads) pool = std::make_unique<cpu::WorkerPool>(threads);
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   if (params.max_new_tokens == 0) {
     for (Row* r : rows) r->finish = "length";
@@ -268,7 +272,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
     rngs.clear();
     for (Row* r : active) rngs.push_back(&r->rng);
     sample_tokens(L, static_cast<int64_t>(active.size()), vocab, params, rngs.data(),
-                  sampled.data(), threads);
+                  sampled.data(), *pool);
     std::vector<int64_t> next(active.size());
     std::vector<int64_t> keep;
     for (size_t b = 0; b < active.size(); ++b) {
@@ -315,7 +319,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
         cache.select_rows(torch::tensor(keep, i64));
       }
       fast_logits.resize(next.size() * vocab);
-      cpu_decode_step(*fast, cache, next, fast_logits.data(), threads);
+      cpu_decode_step(*fast, cache, next, fast_logits.data(), *pool);
       L = fast_logits.data();
       continue;
     }

@@ -315,7 +315,7 @@ std::unique_ptr<CpuDecoder> make_cpu_decoder(CausalLMImpl& model) {
 }
 
 void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int64_t>& tokens,
-                     float* logits, int threads) {
+                     float* logits, cpu::WorkerPool& pool) {
   const int64_t B = static_cast<int64_t>(tokens.size());
   const CpuModelView& m = decoder.model();
   TORCH_CHECK(B == cache.batch(), "cpu_decode_step: ", B, " tokens for ", cache.batch(),
@@ -348,7 +348,7 @@ void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int6
   view.next_position = next_position;
   view.length = cache.length;
   view.capacity = cache.capacity;
-  decoder.step(tokens.data(), B, view, logits, threads);
+  decoder.step(tokens.data(), B, view, logits, pool);
   // The bookkeeping of hidden_states for one real token per row.
   for (int64_t b = 0; b < B; ++b) {
     key_valid[b * cache.capacity + cache.length] = true;

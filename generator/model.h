@@ -165,6 +165,9 @@ Status save_checkpoint(CausalLMImpl& model, const std::string& model_dir,
                        DType storage = DType::kF32, uint64_t max_shard_bytes = 0);
 
 class CpuDecoder;  // generator/cpu_decode.h
+namespace cpu {
+class WorkerPool;  // generator/cpu_pool.h
+}
 
 // The inference-only CPU fast path for single-token decode steps (generator/cpu_decode.h):
 // null unless the model is fp32 on the CPU with contiguous parameters. The decoder borrows
@@ -175,9 +178,9 @@ std::unique_ptr<CpuDecoder> make_cpu_decoder(CausalLMImpl& model);
 // The same step as forward(tokens [B,1], {}, {}, &cache) (within float rounding), on the fast
 // path: tokens [B] (one per cache row, each in the vocabulary) -> logits [B, vocab] written to
 // `logits`, with the cache advanced by one slot. The cache comes from make_cache of the same
-// model (fp32, CPU) and has room for one more slot. threads >= 1 split each layer's rows.
+// model (fp32, CPU) and has room for one more slot. The pool's threads share the work.
 void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int64_t>& tokens,
-                     float* logits, int threads);
+                     float* logits, cpu::WorkerPool& pool);
 
 // Deterministic random init from the project's RNG (same weights for a seed on every
 // platform): linear/embedding N(0, 0.02), norms 1, biases 0.

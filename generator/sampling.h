@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "generator/cpu_kernels.h"
+#include "generator/cpu_pool.h"
 
 namespace dstc::generator {
 
@@ -44,8 +45,9 @@ struct SamplingParams {
   bool is_greedy() const { return greedy || temperature <= 0.0; }
 };
 
-// Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (double,
-// with the project's own exp so every host computes the same weights), top-p, then an
+// Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (fp32
+// weights from the project's own exp so every host computes the same bits, sums in double),
+// top-p, then an
 // inverse-CDF draw with one rng.uniform() over the kept tokens: in id order when neither
 // top-k nor top-p cuts (no sort), else sorted by probability (ties by id), sorting only as
 // far as the nucleus reaches. `scratch` is reused between calls.
@@ -53,18 +55,18 @@ int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p
                      std::vector<std::pair<float, int32_t>>& scratch);
 
 // One token per row of logits [rows, vocab]: out[r] = sample_token(row r, *rngs[r]), the rows
-// spread over up to `threads` threads (OpenMP). Each row draws only from its own Rng, so the
-// tokens do not depend on `threads`.
+// shared by the pool's threads. Each row draws only from its own Rng, so the tokens do not
+// depend on the number of threads.
 void sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingParams& params,
-                   Rng* const* rngs, int32_t* out, int threads);
+                   Rng* const* rngs, int32_t* out, cpu::WorkerPool& pool);
 
 namespace detail {
-// The sampler's softmax numerators, w[i] = exp((double(logits[i]) - max_logit) *
-// inv_temperature), with the kernels built for `isa` (which the CPU must support), and the
-// sums of blocks of 64; w has room for n rounded up to 64. Tests check that every Isa gives
-// the same bits.
+// The sampler's softmax numerators, w[i] = exp((logits[i] - max_logit) * inv_temperature) in
+// fp32, with the kernels built for `isa` (which the CPU must support), and the fp64 sums of
+// blocks of 64; w has room for n rounded up to 64. Tests check that every Isa gives the same
+// bits.
 void softmax_weights_for_isa(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
-                             double inv_temperature, double* w, double* block_sums);
+                             float inv_temperature, float* w, double* block_sums);
 }  // namespace detail
 
 }  // namespace dstc::generator

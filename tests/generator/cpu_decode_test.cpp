@@ -1,18 +1,21 @@
 // The hand-written CPU decode path (generator/cpu_decode.h, generator/cpu_kernels.h): every
 // instruction set's kernels against a double-precision reference, the sampler's softmax
-// weights bit-identical on every instruction set, and decode steps against the LibTorch
-// forward with a KV cache on the golden checkpoints (padded rows, dropped rows, 1 and 2
-// threads).
+// weights bit-identical on every instruction set, the worker pool, and decode steps against
+// the LibTorch forward with a KV cache on the golden checkpoints (padded rows, dropped rows,
+// 1 and 2 threads).
 #include "generator/cpu_decode.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
 
 #include "generator/cpu_kernels.h"
+#include "generator/cpu_pool.h"
 #include "generator/model.h"
 #include "generator/sampling.h"
 
@@ -36,6 +39,23 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(gen);
   return v;
+}
+
+// Every index runs exactly once per job, whatever the threads and however jobs follow each
+// other (quick successions and pauses long enough for the helpers to sleep).
+TEST(WorkerPool, RunsEveryIndexOnce) {
+  for (int threads : {1, 2, 3}) {
+    cpu::WorkerPool pool(threads);
+    EXPECT_EQ(pool.threads(), threads);
+    std::vector<std::atomic<int>> hits(257);
+    for (int job = 0; job < 2000; ++job) {
+      const int64_t n = 1 + job % 257;
+      for (int64_t i = 0; i < n; ++i) hits[i] = 0;
+      pool.run(n, [&](int64_t i) { hits[i].fetch_add(1); });
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << job << " " << i;
+      if (job % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 }
 
 TEST(CpuKernels, LinearMatchesReferenceOnEveryIsa) {
@@ -96,25 +116,33 @@ TEST(Sampler, SoftmaxWeightsBitIdenticalOnEveryIsa) {
   auto logits = random_floats(n, 8);
   for (auto& l : logits) l *= 8;
   logits[3] = -std::numeric_limits<float>::infinity();
-  logits[10] = -5000;  // exp argument below -700: weight 0
+  logits[10] = -5000;  // exp argument below -86: weight 0
   float mx = logits[0];
   for (float l : logits) mx = std::max(mx, l);
-  std::vector<double> ref_w, ref_blocks;
+  const float inv_t = 1.0f / 0.7f;
+  std::vector<float> ref_w;
+  std::vector<double> ref_blocks;
   for (cpu::Isa isa : supported_isas()) {
-    std::vector<double> w(1024, -1), blocks(16, -1);
-    detail::softmax_weights_for_isa(isa, logits.data(), n, mx, 1.0 / 0.7, w.data(), blocks.data());
+    std::vector<float> w(1024, -1);
+    std::vector<double> blocks(16, -1);
+    detail::softmax_weights_for_isa(isa, logits.data(), n, mx, inv_t, w.data(), blocks.data());
     for (int64_t i = 0; i < n; ++i) {
-      const double want = std::exp((static_cast<double>(logits[i]) - mx) * (1.0 / 0.7));
-      ASSERT_NEAR(w[i], want, 1e-15 * want) << i;
+      const double want = std::exp(static_cast<double>((logits[i] - mx) * inv_t));
+      ASSERT_NEAR(w[i], want, want < 1e-37 ? 1e-37 : 3e-7 * want) << i;
     }
-    EXPECT_EQ(w[3], 0.0);
-    EXPECT_EQ(w[10], 0.0);
-    for (int64_t i = n; i < 1024; ++i) EXPECT_EQ(w[i], 0.0);
+    EXPECT_EQ(w[3], 0.0f);
+    EXPECT_EQ(w[10], 0.0f);
+    for (int64_t i = n; i < 1024; ++i) EXPECT_EQ(w[i], 0.0f);
+    for (int64_t k = 0; k < 16; ++k) {
+      double sum = 0;
+      for (int64_t i = k * 64; i < (k + 1) * 64; ++i) sum += w[i];
+      EXPECT_NEAR(blocks[k], sum, 1e-12 * sum);
+    }
     if (ref_w.empty()) {
       ref_w = w;
       ref_blocks = blocks;
     } else {
-      EXPECT_EQ(std::memcmp(w.data(), ref_w.data(), w.size() * sizeof(double)), 0)
+      EXPECT_EQ(std::memcmp(w.data(), ref_w.data(), w.size() * sizeof(float)), 0)
           << cpu::isa_name(isa);
       EXPECT_EQ(std::memcmp(blocks.data(), ref_blocks.data(), blocks.size() * sizeof(double)), 0)
           << cpu::isa_name(isa);
@@ -136,7 +164,8 @@ TEST(Sampler, BatchSamplingIndependentOfThreads) {
       for (int64_t r = 0; r < rows; ++r) rngs.emplace_back(Rng::derive(5, r, 0));
       for (auto& r : rngs) ptrs.push_back(&r);
       std::vector<int32_t> out(rows);
-      sample_tokens(logits.data(), rows, vocab, p, ptrs.data(), out.data(), threads);
+      cpu::WorkerPool pool(threads);
+      sample_tokens(logits.data(), rows, vocab, p, ptrs.data(), out.data(), pool);
       if (want.empty()) {
         want = out;
         // The same as one row at a time.
@@ -175,6 +204,7 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
   torch::NoGradGuard no_grad;
   for (int threads : {1, 2}) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
+    cpu::WorkerPool pool(threads);
     auto input =
         torch::tensor({{0, 0, 1, 161, 84}, {1, 77, 3, 200, 41}, {0, 0, 0, 0, 7}}, torch::kInt64);
     auto mask = torch::tensor({{0, 0, 1, 1, 1}, {1, 1, 1, 1, 1}, {0, 0, 0, 0, 1}}, torch::kInt64);
@@ -194,7 +224,7 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
       const int64_t B = static_cast<int64_t>(tokens.size());
       auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
       logits_a = model->forward(next, {}, {}, &a).select(1, 0);
-      cpu_decode_step(*decoder, b, tokens, fast.data(), threads);
+      cpu_decode_step(*decoder, b, tokens, fast.data(), pool);
       auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
       EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
       EXPECT_EQ(b.length, a.length);
