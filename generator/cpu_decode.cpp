@@ -15,6 +15,11 @@ namespace {
 // work however they are scheduled), at least 16 rows, in multiples of the kernel's 4-row block.
 int64_t chunk_rows(int64_t rows) { return std::max<int64_t>(16, ((rows + 31) / 32 + 3) / 4 * 4); }
 
+// Multiply-adds below which a phase runs on the calling thread alone (~10 us): S-sized layers
+// at batch 1 take ~1 us, less than a helper's wake-up, and under load a helper descheduled
+// mid-chunk would hold the step for a time slice.
+constexpr int64_t kMinParallelWork = 1 << 18;
+
 // Runs several independent linear layers (the same input) split into row chunks on the pool.
 struct LinearJob {
   const float* w;
@@ -36,11 +41,14 @@ void parallel_linear(cpu::WorkerPool& pool, const float* x, int64_t batch, int64
     const int64_t step = chunk_rows(j.rows);
     for (int64_t r = 0; r < j.rows; r += step) chunks[n++] = {&j, r, std::min(j.rows, r + step)};
   }
-  pool.run(n, [&](int64_t i) {
+  int64_t rows = 0;
+  for (const LinearJob& j : jobs) rows += j.rows;
+  auto chunk = [&](int64_t i) {
     const Chunk& c = chunks[i];
     cpu::linear(x, batch, in, c.job->w, c.job->bias, c.begin, c.end, c.job->y, c.job->ldy,
                 c.job->accumulate);
-  });
+  };
+  pool.run(n, chunk, rows * in * batch >= kMinParallelWork);
 }
 
 // out[b] = w * (x[b] * rsqrt(mean(x[b]^2) + eps)) for rows b of x [batch, dim], as RMSNormImpl.
@@ -109,7 +117,7 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
                      {L.k, L.k_bias, KV * d, k_.data(), KV * d, false},
                      {L.v, L.v_bias, KV * d, v_.data(), KV * d, false}});
     // Attention: one item per (row, kv head) with its R query heads.
-    pool.run(B * KV, [&](int64_t item) {
+    auto attend = [&](int64_t item) {
       const int64_t b = item / KV, g = item % KV;
       float* scores = &scores_[item * R * cap];
       const float* c = &cos_[b * d / 2];
@@ -141,11 +149,12 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
         for (int64_t j = 0; j <= slot; ++j) sc[j] *= inv;
         cpu::weighted_rows(sc, slot + 1, vc, d, d, &att_[(b * H + g * R + r) * d]);
       }
-    });
+    };
+    pool.run(B * KV, attend, B * H * (slot + 1) * d * 2 >= kMinParallelWork);
     parallel_linear(pool, att_.data(), B, H * d, {{L.o, L.o_bias, C, x_.data(), C, true}});
     rms_norm(x_.data(), B, C, L.post_norm, m_.rms_eps, xn_.data());
     const int64_t mlp_step = chunk_rows(I);
-    pool.run((I + mlp_step - 1) / mlp_step, [&](int64_t chunk) {
+    auto gate_up = [&](int64_t chunk) {
       const int64_t i0 = chunk * mlp_step, i1 = std::min(I, i0 + mlp_step);
       cpu::linear(xn_.data(), B, C, L.gate, L.gate_bias, i0, i1, gate_.data(), I, false);
       cpu::linear(xn_.data(), B, C, L.up, L.up_bias, i0, i1, up_.data(), I, false);
@@ -154,7 +163,8 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
           const float g = gate_[b * I + i];
           gate_[b * I + i] = g / (1.0f + std::exp(-g)) * up_[b * I + i];  // silu(g) * u
         }
-    });
+    };
+    pool.run((I + mlp_step - 1) / mlp_step, gate_up, 2 * I * C * B >= kMinParallelWork);
     parallel_linear(pool, gate_.data(), B, I, {{L.down, L.down_bias, C, x_.data(), C, true}});
   }
   rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());

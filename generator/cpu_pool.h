@@ -28,9 +28,15 @@ class WorkerPool {
 
   int threads() const { return static_cast<int>(helpers_.size()) + 1; }
 
+  // parallel = false runs every chunk on the calling thread: for jobs of a few microseconds,
+  // where a helper preempted in the middle of a chunk would cost far more than it saves.
   template <class F>
-  void run(int64_t n, F&& fn) {
+  void run(int64_t n, F&& fn, bool parallel = true) {
     using Fn = std::remove_reference_t<F>;
+    if (!parallel) {
+      for (int64_t i = 0; i < n; ++i) fn(i);
+      return;
+    }
     run_impl(
         n, [](void* ctx, int64_t i) { (*static_cast<Fn*>(ctx))(i); },
         const_cast<void*>(static_cast<const void*>(&fn)));

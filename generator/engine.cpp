@@ -234,7 +234,8 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
   // Each row's token history (prompt, left-padded, then new tokens) for the no-cache baseline.
   const bool use_cache = options.use_cache;
   // fp32 on the CPU, decode steps skip LibTorch (generator/cpu_decode.h); prefill stays eager.
-  std::unique_ptr<CpuDecoder> fast = use_cache ? make_cpu_decoder(*model) : nullptr;
+  std::unique_ptr<CpuDecoder> fast =
+      use_cache && options.cpu_decode ? make_cpu_decoder(*model) : nullptr;
   std::vector<float> fast_logits;
   KvCache cache;
   auto t0 = Clock::now();

@@ -23,10 +23,17 @@ class CausalLMImpl;
 struct EngineOptions {
   std::string device = "cpu";  // "cpu" or "cuda[:N]"
   std::string dtype =
-      "auto";              // "auto" (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16
-  int num_threads = 1;     // at::set_num_threads (intra-op); 1 is often fastest on 2 cores
+      "auto";  // "auto" (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16
+  // Intra-op threads: at::set_num_threads for LibTorch (prefill), and the threads of the
+  // hand-written CPU decode path and of the sampler. Honoured as given (no automatic choice):
+  // the decode path's helpers only take work when they get a core, so 2 is never much
+  // slower than 1 on 2 cores, and faster when the machine is otherwise idle.
+  int num_threads = 1;
   int64_t max_batch = 16;  // rows decoded together
   bool use_cache = true;   // false: recompute the whole sequence every step (a baseline)
+  // fp32 models on the CPU decode through generator/cpu_decode.h instead of LibTorch eager
+  // operators; false keeps LibTorch (a baseline for benchmarks).
+  bool cpu_decode = true;
 };
 
 struct GenerationStats {

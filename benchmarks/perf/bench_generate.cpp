@@ -1,11 +1,17 @@
 // Generation throughput of the built-in engine on random Llama models (vocab 32000,
 // untied) of the shapes S/M/L at batch 1, 4 and 16, with 1 and 2 intra-op threads.
-// Baselines measured in the same run: the same engine without a KV cache (batch 1), and
-// batch 1 with a cache for the batch-4/16 aggregate. One JSON line per configuration.
+// Baselines measured in the same run: the same engine without a KV cache (batch 1), the
+// same engine decoding through LibTorch eager operators instead of the hand-written CPU path
+// (EngineOptions::cpu_decode = false, same batch; --no-eager skips it), and batch 1 with a
+// cache for the batch-4/16 aggregate. One JSON line per configuration; the machine's load
+// average at the start of the configuration goes with it (the project's machines are
+// shared: compare ratios within one line).
 //
 //   bench_generate [--shapes S,M,L] [--batches 1,4,16] [--threads 1,2] [--new-tokens 64]
-//                  [--prompt-len 8] [--no-cache-tokens 32]
+//                  [--prompt-len 8] [--no-cache-tokens 32] [--no-eager]
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -58,6 +64,11 @@ double measure(LocalEngine& engine, int64_t batch, int64_t prompt_len, int64_t n
   return engine.last_stats().tokens_per_s();
 }
 
+double load_average() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,8 +76,18 @@ int main(int argc, char** argv) {
   std::vector<int64_t> batches = {1, 4, 16};
   std::vector<int> threads = {1, 2};
   int64_t new_tokens = 64, prompt_len = 8, no_cache_tokens = 32;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
+  bool eager = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k == "--no-eager") {
+      eager = false;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_generate: %s needs a value\n", k.c_str());
+      return 2;
+    }
+    std::string v = argv[++i];
     if (k == "--shapes") {
       shapes = split(v);
     } else if (k == "--batches") {
@@ -106,13 +127,19 @@ int main(int argc, char** argv) {
       eo.num_threads = t;
       eo.max_batch = 64;
       auto engine = LocalEngine::from_model(model.ptr(), eo);
+      eo.cpu_decode = false;
+      auto eager_engine = LocalEngine::from_model(model.ptr(), eo);
+      eo.cpu_decode = true;
       eo.use_cache = false;
       auto no_cache = LocalEngine::from_model(model.ptr(), eo);
       measure(*engine, 1, prompt_len, 8);  // warm-up
+      if (eager) measure(*eager_engine, 1, prompt_len, 8);
       const double base_nc = measure(*no_cache, 1, prompt_len, no_cache_tokens);
       double batch1 = 0;
       for (int64_t b : batches) {
+        const double load = load_average();
         const double tps = measure(*engine, b, prompt_len, new_tokens);
+        const double eager_tps = eager ? measure(*eager_engine, b, prompt_len, new_tokens) : 0;
         if (b == 1) batch1 = tps;
         Json j = {{"bench", "generate"},
                   {"shape", s.name},
@@ -127,6 +154,11 @@ int main(int argc, char** argv) {
                   {"llama2c_batch1_tokens_per_s", s.llama2c_tokens_per_s},
                   {"ratio_vs_llama2c", tps / s.llama2c_tokens_per_s}};
         if (b != 1 && batch1 > 0) j["aggregate_vs_batch1"] = tps / batch1;
+        if (eager) {
+          j["eager_tokens_per_s"] = eager_tps;
+          j["speedup_vs_eager"] = eager_tps > 0 ? tps / eager_tps : 0.0;
+        }
+        j["load_average"] = load;
         std::printf("%s\n", j.dump().c_str());
         std::fflush(stdout);
       }
