@@ -76,7 +76,7 @@ struct RunConfig {
     // Trained besides the main model on each round's matrices, one round deep from the
     // same policy, and scored on the held-out set: "SELECTOR" (its pairs with train.loss)
     // or "SELECTOR:LOSS". SELECTOR must be select.selector or one of select.ablations.
-    std::vector<std::string> variants;
+    std::vector<std::string> variants = {"code-only", "random", "oracle", "dstc:kto"};
   } compare;
   struct Eval {
     int64_t n = 1;  // samples per task (1 with temperature 0 = greedy pass@1)
