@@ -1,6 +1,7 @@
 // `dstc run`: DSTC rounds as configured (default: the embedded toy-world config).
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "cli/command.h"
 #include "cli/pipeline.h"
@@ -13,6 +14,7 @@ struct RunArgs {
   std::string config_path;
   std::string name;
   int64_t rounds = 0;
+  std::optional<int64_t> seed;
   bool resume = false;
   bool force = false;
   bool print_config = false;
@@ -27,6 +29,7 @@ Status run_command(const Globals& globals, const RunArgs& args) {
   }
   if (!args.name.empty()) config.run.name = args.name;
   if (args.rounds > 0) config.run.rounds = args.rounds;
+  if (args.seed) config.run.seed = *args.seed;
   if (args.print_config) {
     std::fputs(dump_run_config(config).c_str(), stdout);
     return {};
@@ -50,6 +53,9 @@ void register_run(CLI::App& app, Globals& globals, Action& action) {
   cmd->add_option("--name", args->name, "Run name (overrides run.name)");
   cmd->add_option("--rounds", args->rounds, "Number of rounds (overrides run.rounds)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", args->seed,
+                  "Seed of every random choice (overrides run.seed): sampling, selection, "
+                  "training order");
   cmd->add_flag("--resume", args->resume,
                 "Continue a run that stopped: finished units are kept, the rest is done");
   cmd->add_flag("--force", args->force,
