@@ -12,8 +12,20 @@ namespace dstc::generator {
 namespace {
 
 // Rows per chunk of a linear layer: about 32 chunks per layer (so that two threads share the
-// work however they are scheduled), at least 16 rows, in multiples of the kernel's 4-row block.
-int64_t chunk_rows(int64_t rows) { return std::max<int64_t>(16, ((rows + 31) / 32 + 3) / 4 * 4); }
+// work however they are scheduled), at least 16 rows, in multiples of the kernel's row block
+// (4 rows; 16 when whole panels of batch rows take the panel kernel).
+int64_t chunk_rows(int64_t rows, int64_t batch) {
+  const int64_t block = batch >= cpu::kPanel ? 16 : 4;
+  return std::max<int64_t>(16, ((rows + 31) / 32 + block - 1) / block * block);
+}
+
+// x^T in panels (cpu::transpose_panels) for a batch with whole panels; null otherwise.
+const float* panels(const float* x, int64_t batch, int64_t in, std::vector<float>& xt) {
+  if (batch < cpu::kPanel) return nullptr;
+  xt.resize(batch / cpu::kPanel * cpu::kPanel * in);
+  cpu::transpose_panels(x, batch, in, xt.data());
+  return xt.data();
+}
 
 // Multiply-adds below which a phase runs on the calling thread alone (~10 us): S-sized layers
 // at batch 1 take ~1 us, less than a helper's wake-up, and under load a helper descheduled
@@ -29,8 +41,8 @@ struct LinearJob {
   int64_t ldy;
   bool accumulate;
 };
-void parallel_linear(cpu::WorkerPool& pool, const float* x, int64_t batch, int64_t in,
-                     std::initializer_list<LinearJob> jobs) {
+void parallel_linear(cpu::WorkerPool& pool, const float* x, const float* xt, int64_t batch,
+                     int64_t in, std::initializer_list<LinearJob> jobs) {
   struct Chunk {
     const LinearJob* job;
     int64_t begin, end;
@@ -38,7 +50,7 @@ void parallel_linear(cpu::WorkerPool& pool, const float* x, int64_t batch, int64
   Chunk chunks[128];  // <= 33 per job
   int64_t n = 0;
   for (const LinearJob& j : jobs) {
-    const int64_t step = chunk_rows(j.rows);
+    const int64_t step = chunk_rows(j.rows, batch);
     for (int64_t r = 0; r < j.rows; r += step) chunks[n++] = {&j, r, std::min(j.rows, r + step)};
   }
   int64_t rows = 0;
@@ -46,7 +58,7 @@ void parallel_linear(cpu::WorkerPool& pool, const float* x, int64_t batch, int64
   auto chunk = [&](int64_t i) {
     const Chunk& c = chunks[i];
     cpu::linear(x, batch, in, c.job->w, c.job->bias, c.begin, c.end, c.job->y, c.job->ldy,
-                c.job->accumulate);
+                c.job->accumulate, xt);
   };
   pool.run(n, chunk, rows * in * batch >= kMinParallelWork);
 }
@@ -112,7 +124,7 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
   for (size_t l = 0; l < m_.layers.size(); ++l) {
     const auto& L = m_.layers[l];
     rms_norm(x_.data(), B, C, L.input_norm, m_.rms_eps, xn_.data());
-    parallel_linear(pool, xn_.data(), B, C,
+    parallel_linear(pool, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
                     {{L.q, L.q_bias, H * d, q_.data(), H * d, false},
                      {L.k, L.k_bias, KV * d, k_.data(), KV * d, false},
                      {L.v, L.v_bias, KV * d, v_.data(), KV * d, false}});
@@ -151,13 +163,15 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
       }
     };
     pool.run(B * KV, attend, B * H * (slot + 1) * d * 2 >= kMinParallelWork);
-    parallel_linear(pool, att_.data(), B, H * d, {{L.o, L.o_bias, C, x_.data(), C, true}});
+    parallel_linear(pool, att_.data(), panels(att_.data(), B, H * d, xt_), B, H * d,
+                    {{L.o, L.o_bias, C, x_.data(), C, true}});
     rms_norm(x_.data(), B, C, L.post_norm, m_.rms_eps, xn_.data());
-    const int64_t mlp_step = chunk_rows(I);
+    const float* xnt = panels(xn_.data(), B, C, xt_);
+    const int64_t mlp_step = chunk_rows(I, B);
     auto gate_up = [&](int64_t chunk) {
       const int64_t i0 = chunk * mlp_step, i1 = std::min(I, i0 + mlp_step);
-      cpu::linear(xn_.data(), B, C, L.gate, L.gate_bias, i0, i1, gate_.data(), I, false);
-      cpu::linear(xn_.data(), B, C, L.up, L.up_bias, i0, i1, up_.data(), I, false);
+      cpu::linear(xn_.data(), B, C, L.gate, L.gate_bias, i0, i1, gate_.data(), I, false, xnt);
+      cpu::linear(xn_.data(), B, C, L.up, L.up_bias, i0, i1, up_.data(), I, false, xnt);
       for (int64_t b = 0; b < B; ++b)
         for (int64_t i = i0; i < i1; ++i) {
           const float g = gate_[b * I + i];
@@ -165,10 +179,12 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
         }
     };
     pool.run((I + mlp_step - 1) / mlp_step, gate_up, 2 * I * C * B >= kMinParallelWork);
-    parallel_linear(pool, gate_.data(), B, I, {{L.down, L.down_bias, C, x_.data(), C, true}});
+    parallel_linear(pool, gate_.data(), panels(gate_.data(), B, I, xt_), B, I,
+                    {{L.down, L.down_bias, C, x_.data(), C, true}});
   }
   rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());
-  parallel_linear(pool, xn_.data(), B, C, {{m_.lm_head, nullptr, V, logits, V, false}});
+  parallel_linear(pool, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
+                  {{m_.lm_head, nullptr, V, logits, V, false}});
 }
 
 }  // namespace dstc::generator

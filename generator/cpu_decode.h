@@ -59,8 +59,9 @@ class CpuDecoder {
   CpuModelView m_;
   // Scratch reused between steps: x residual stream [B,C]; xn normed input [B,C];
   // q/att [B,H*d]; k/v [B,KV*d]; gate/up [B,I]; scores [B*KV, H/KV, capacity];
-  // cos/sin [B, d/2].
-  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_, cos_, sin_;
+  // cos/sin [B, d/2]; xt the input of the current linear layer in panels of x^T (batches of
+  // cpu::kPanel rows and more).
+  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_, cos_, sin_, xt_;
 };
 
 }  // namespace dstc::generator

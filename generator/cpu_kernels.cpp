@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <utility>
+#include <vector>
 
 // Every kernel is an always-inline template over the vector type, instantiated inside three
 // entry points with different target attributes (AVX-512, AVX2+FMA, baseline), so one source
@@ -70,6 +71,28 @@ DSTC_INLINE void reduce_lanes(V* v) {
 
 constexpr int pow2_ceil(int n) { return n <= 1 ? 1 : 2 * pow2_ceil((n + 1) / 2); }
 
+// One butterfly stage of an LxL transpose: rows i and i+S (bit S of i clear) swap the lane
+// blocks that differ in bit S, so that element (row, lane) moves to the position with bit S
+// of row and lane exchanged.
+template <class V, int S, size_t... J>
+DSTC_INLINE void transpose_stage(V& a, V& b, std::index_sequence<J...>) {
+  constexpr int L = lanes<V>();
+  V lo = __builtin_shufflevector(a, b, ((J & S) ? L + J - S : J)...);
+  V hi = __builtin_shufflevector(a, b, ((J & S) ? L + J : J + S)...);
+  a = lo;
+  b = hi;
+}
+template <class V, int S = 1>
+DSTC_INLINE void transpose(V* v) {  // v[L]: v[r][c] -> v[c][r]
+  constexpr int L = lanes<V>();
+  if constexpr (S < L) {
+#pragma GCC unroll 16
+    for (int i = 0; i < L; ++i)
+      if ((i & S) == 0) transpose_stage<V, S>(v[i], v[i + S], std::make_index_sequence<L>());
+    transpose<V, S * 2>(v);
+  }
+}
+
 // kRows weight rows times kBatch input rows: every weight vector loaded once feeds kBatch
 // FMAs; kRows*kBatch independent accumulators hide the FMA latency. The next block's weight
 // rows are prefetched: at batch 1 the step is bound by how fast weights stream from memory.
@@ -129,10 +152,176 @@ DSTC_INLINE void linear_rows(const float* x, int64_t batch, int64_t in, const fl
   }
 }
 
+// Batches of kPanel rows and more: a weight row loaded once and used for one dot product per
+// batch row leaves each product a horizontal reduction, which at S's 128 inputs costs about
+// as much as the products themselves. Instead the batch runs along the vector: x^T in panels
+// of kPanel rows, xt[(p * in + i) * kPanel + j] = x[(p * kPanel + j) * in + i], and for each
+// input i one broadcast weight times one x^T vector (kPanel batch rows) accumulates into the
+// row's accumulator. kRows weight rows share each x^T load; the sums run over i in order.
+//
+// kIn > 0: the input size as a constant (kIn == in), so that the weight rows are one pointer
+// plus constant offsets: with a run-time row stride GCC addresses them base + index, which
+// costs an extra micro-op per FMA (about 20% at S's lm_head).
+template <class V, int kRows, int64_t kIn = 0>
+DSTC_INLINE void linear_panel_block(const float* xt, int64_t in_, const float* w, const float* bias,
+                                    float* y, int64_t ldy, bool accumulate) {
+  constexpr int L = lanes<V>(), K = kPanel / L;
+  const int64_t in = kIn > 0 ? kIn : in_;
+  V acc[kRows][K];
+#pragma GCC unroll 16
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) acc[r][k] = V{};
+  if constexpr (kIn > 0) {
+    for (int64_t i0 = 0; i0 < in; i0 += 16) {
+      // One cache line of each of the next block's weight rows per 16 inputs.
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) __builtin_prefetch(w + (r + kRows) * in + i0);
+      const int64_t i1 = i0 + 16 < in ? i0 + 16 : in;
+      const float* wp = w + i0;
+      const float* xp = xt + i0 * kPanel;
+      for (int64_t i = i0; i < i1; ++i, ++wp, xp += kPanel) {
+        V xv[K];
+#pragma GCC unroll 4
+        for (int k = 0; k < K; ++k) load(xv[k], xp + k * L);
+#pragma GCC unroll 16
+        for (int r = 0; r < kRows; ++r) {
+          const float wr = wp[r * kIn];
+#pragma GCC unroll 4
+          for (int k = 0; k < K; ++k) acc[r][k] += wr * xv[k];
+        }
+      }
+    }
+  } else {
+    // Row r is read through base[r / 3] at offset (r % 3) * in: x86 addresses base + in * 4
+    // or in * 8, so 16 rows need 6 pointers (one per row would spill to the stack).
+    constexpr int kBases = (kRows + 2) / 3;
+    const float* base[kBases];
+#pragma GCC unroll 8
+    for (int k = 0; k < kBases; ++k) base[k] = w + 3 * k * in;
+    for (int64_t i0 = 0; i0 < in; i0 += 16) {
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) __builtin_prefetch(w + (r + kRows) * in + i0);
+      const int64_t i1 = i0 + 16 < in ? i0 + 16 : in;
+      for (int64_t i = i0; i < i1; ++i) {
+        V xv[K];
+#pragma GCC unroll 4
+        for (int k = 0; k < K; ++k) load(xv[k], xt + i * kPanel + k * L);
+#pragma GCC unroll 16
+        for (int r = 0; r < kRows; ++r) {
+          const float wr = base[r / 3][(r % 3) * in];
+#pragma GCC unroll 4
+          for (int k = 0; k < K; ++k) acc[r][k] += wr * xv[k];
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < kBases; ++k) ++base[k];
+      }
+    }
+  }
+  if constexpr (K == 1 && kRows == L) {
+    // Transpose in registers: afterwards acc[b][0] holds rows 0..L-1 of batch row b.
+    transpose<V>(&acc[0][0]);
+    V bv{};
+    if (bias != nullptr) load(bv, bias);
+#pragma GCC unroll 16
+    for (int b = 0; b < L; ++b) {
+      V s = acc[b][0] + bv;
+      if (accumulate) {
+        V old;
+        load(old, y + b * ldy);
+        s = old + s;
+      }
+      __builtin_memcpy(y + b * ldy, &s, sizeof(V));
+    }
+  } else {
+    float tmp[kRows][kPanel];
+    __builtin_memcpy(tmp, acc, sizeof(tmp));
+    for (int b = 0; b < kPanel; ++b)
+#pragma GCC unroll 16
+      for (int r = 0; r < kRows; ++r) {
+        float s = tmp[r][b];
+        if (bias != nullptr) s += bias[r];
+        float& out = y[b * ldy + r];
+        out = accumulate ? out + s : s;
+      }
+  }
+}
+
+// Rows [o_begin, o_end) for the batch rows of one panel of x^T.
+template <class V>
+DSTC_INLINE void linear_panel(const float* xt, int64_t in, const float* w, const float* bias,
+                              int64_t o_begin, int64_t o_end, float* y, int64_t ldy,
+                              bool accumulate) {
+  // AVX-512: a 16x16 tile transposed in registers; narrower vectors hold a panel row in
+  // several registers, so fewer weight rows fit (16 registers).
+  constexpr int kRows = lanes<V>() == kPanel ? kPanel : 4;
+  int64_t o = o_begin;
+  auto blocks = [&]<int64_t kIn>() {
+    for (; o + kRows <= o_end; o += kRows)
+      linear_panel_block<V, kRows, kIn>(xt, in, w + o * in, bias ? bias + o : nullptr, y + o, ldy,
+                                        accumulate);
+  };
+  // Common hidden sizes (the lm_head and the attention and MLP inputs) get constant strides.
+  switch (in) {
+    case 128:
+      blocks.template operator()<128>();
+      break;
+    case 256:
+      blocks.template operator()<256>();
+      break;
+    case 512:
+      blocks.template operator()<512>();
+      break;
+    case 768:
+      blocks.template operator()<768>();
+      break;
+    case 1024:
+      blocks.template operator()<1024>();
+      break;
+    case 1536:
+      blocks.template operator()<1536>();
+      break;
+    case 2048:
+      blocks.template operator()<2048>();
+      break;
+    default:
+      blocks.template operator()<0>();
+  }
+  if constexpr (kRows > 4) {
+    for (; o + 4 <= o_end; o += 4)
+      linear_panel_block<V, 4>(xt, in, w + o * in, bias ? bias + o : nullptr, y + o, ldy,
+                               accumulate);
+  }
+  for (; o < o_end; ++o)
+    linear_panel_block<V, 1>(xt, in, w + o * in, bias ? bias + o : nullptr, y + o, ldy, accumulate);
+}
+
 template <class V, int kMaxBatch>
-DSTC_INLINE void linear_impl(const float* x, int64_t batch, int64_t in, const float* w,
-                             const float* bias, int64_t o_begin, int64_t o_end, float* y,
-                             int64_t ldy, bool accumulate) {
+DSTC_INLINE void linear_impl(const float* x, const float* xt, int64_t batch, int64_t in,
+                             const float* w, const float* bias, int64_t o_begin, int64_t o_end,
+                             float* y, int64_t ldy, bool accumulate) {
+  const int64_t panels = batch / kPanel;
+  if (panels > 0) {
+    if (xt == nullptr) {
+      thread_local std::vector<float> buf;
+      buf.resize(panels * kPanel * in);
+      transpose_panels(x, batch, in, buf.data());
+      xt = buf.data();
+    }
+    // Blocks of rows small enough to stay in L1 while every panel uses them.
+    constexpr int64_t kBlock = 64;
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += kBlock) {
+      const int64_t o1 = o0 + kBlock < o_end ? o0 + kBlock : o_end;
+      for (int64_t p = 0; p < panels; ++p)
+        linear_panel<V>(xt + p * kPanel * in, in, w, bias, o0, o1, y + p * kPanel * ldy, ldy,
+                        accumulate);
+    }
+    const int64_t done = panels * kPanel;
+    x += done * in;
+    y += done * ldy;
+    batch -= done;
+    if (batch == 0) return;
+  }
   int64_t o = o_begin;
   for (; o + 4 <= o_end; o += 4)
     linear_rows<V, 4, kMaxBatch>(x, batch, in, w + o * in, bias ? bias + o : nullptr, y + o, ldy,
@@ -181,19 +370,20 @@ DSTC_INLINE float max_value_impl(const float* x, int64_t n) {
   return best;
 }
 
-DSTC_AVX512 void linear_avx512(const float* x, int64_t batch, int64_t in, const float* w,
-                               const float* bias, int64_t o_begin, int64_t o_end, float* y,
-                               int64_t ldy, bool accumulate) {
-  linear_impl<F16, 4>(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+DSTC_AVX512 void linear_avx512(const float* x, const float* xt, int64_t batch, int64_t in,
+                               const float* w, const float* bias, int64_t o_begin, int64_t o_end,
+                               float* y, int64_t ldy, bool accumulate) {
+  linear_impl<F16, 4>(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
 }
-DSTC_AVX2 void linear_avx2(const float* x, int64_t batch, int64_t in, const float* w,
-                           const float* bias, int64_t o_begin, int64_t o_end, float* y, int64_t ldy,
-                           bool accumulate) {
-  linear_impl<F8, 2>(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+DSTC_AVX2 void linear_avx2(const float* x, const float* xt, int64_t batch, int64_t in,
+                           const float* w, const float* bias, int64_t o_begin, int64_t o_end,
+                           float* y, int64_t ldy, bool accumulate) {
+  linear_impl<F8, 2>(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
 }
-void linear_baseline(const float* x, int64_t batch, int64_t in, const float* w, const float* bias,
-                     int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate) {
-  linear_impl<F4, 2>(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+void linear_baseline(const float* x, const float* xt, int64_t batch, int64_t in, const float* w,
+                     const float* bias, int64_t o_begin, int64_t o_end, float* y, int64_t ldy,
+                     bool accumulate) {
+  linear_impl<F4, 2>(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
 }
 
 DSTC_AVX512 void weighted_rows_avx512(const float* p, int64_t n, const float* v, int64_t ldv,
@@ -245,22 +435,33 @@ const char* isa_name(Isa isa) {
   return "baseline";
 }
 
+void transpose_panels(const float* x, int64_t batch, int64_t in, float* xt) {
+  for (int64_t p = 0; p < batch / kPanel; ++p)
+    for (int64_t j = 0; j < kPanel; ++j) {
+      const float* row = x + (p * kPanel + j) * in;
+      float* col = xt + p * kPanel * in + j;
+      for (int64_t i = 0; i < in; ++i) col[i * kPanel] = row[i];
+    }
+}
+
 void linear(const float* x, int64_t batch, int64_t in, const float* w, const float* bias,
-            int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate) {
-  linear(detected_isa(), x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+            int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate,
+            const float* xt) {
+  linear(detected_isa(), x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate, xt);
 }
 
 void linear(Isa isa, const float* x, int64_t batch, int64_t in, const float* w, const float* bias,
-            int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+            int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate,
+            const float* xt) {
   switch (isa) {
     case Isa::kAvx512:
-      return linear_avx512(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+      return linear_avx512(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
     case Isa::kAvx2:
-      return linear_avx2(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+      return linear_avx2(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
     case Isa::kBaseline:
       break;
   }
-  linear_baseline(x, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+  linear_baseline(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
 }
 
 void weighted_rows(const float* p, int64_t n, const float* v, int64_t ldv, int64_t d, float* out) {

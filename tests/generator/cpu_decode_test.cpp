@@ -59,11 +59,13 @@ TEST(WorkerPool, RunsEveryIndexOnce) {
 }
 
 TEST(CpuKernels, LinearMatchesReferenceOnEveryIsa) {
-  // Sizes off the vector width and the 4-row blocks; batches off the 2/4-row batch blocks.
+  // Sizes off the vector width and the 4- and 16-row blocks (128: a constant-stride panel
+  // kernel); batches off the 2/4-row batch blocks, and whole panels of 16 rows with and
+  // without a rest.
   for (cpu::Isa isa : supported_isas())
-    for (int64_t in : {1, 7, 16, 37, 344})
-      for (int64_t out : {1, 5, 13})
-        for (int64_t batch : {1, 2, 3, 5, 16}) {
+    for (int64_t in : {1, 7, 16, 37, 128, 344})
+      for (int64_t out : {1, 5, 13, 37})
+        for (int64_t batch : {1, 2, 3, 5, 16, 19, 32}) {
           SCOPED_TRACE(std::string(cpu::isa_name(isa)) + " in=" + std::to_string(in) +
                        " out=" + std::to_string(out) + " batch=" + std::to_string(batch));
           auto x = random_floats(batch * in, 1), w = random_floats(out * in, 2);
@@ -90,6 +92,23 @@ TEST(CpuKernels, LinearMatchesReferenceOnEveryIsa) {
             ASSERT_NEAR(y[o], want, 1e-4 * (1 + std::sqrt(in)));
           }
         }
+}
+
+TEST(CpuKernels, LinearWithCallersPanelsMatchesOwn) {
+  // A caller's transpose_panels gives the same result as linear transposing x itself, for
+  // any split of the rows between calls.
+  const int64_t in = 128, out = 70, batch = 35, ldy = out;
+  auto x = random_floats(batch * in, 7), w = random_floats(out * in, 8);
+  std::vector<float> xt(batch / cpu::kPanel * cpu::kPanel * in);
+  cpu::transpose_panels(x.data(), batch, in, xt.data());
+  for (cpu::Isa isa : supported_isas()) {
+    std::vector<float> own(batch * ldy), split(batch * ldy);
+    cpu::linear(isa, x.data(), batch, in, w.data(), nullptr, 0, out, own.data(), ldy, false);
+    for (int64_t o : {0, 16, 48})
+      cpu::linear(isa, x.data(), batch, in, w.data(), nullptr, o, o == 48 ? out : o + (o ? 32 : 16),
+                  split.data(), ldy, false, xt.data());
+    EXPECT_EQ(own, split) << cpu::isa_name(isa);
+  }
 }
 
 TEST(CpuKernels, WeightedRowsAndMaxOnEveryIsa) {
@@ -230,6 +249,45 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
       EXPECT_EQ(b.length, a.length);
       EXPECT_TRUE(torch::equal(b.next_position, a.next_position));
       EXPECT_TRUE(torch::equal(b.key_valid, a.key_valid));
+      for (int64_t r = 0; r < B; ++r) {
+        tokens[r] = logits_a[r].argmax().item<int64_t>();
+        EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;
+      }
+    }
+  }
+}
+
+// Batches of 16 rows and more take the panel kernel (rows 0-15 here) and the dot-product
+// kernel for the rest (rows 16-17); left padding on some rows.
+TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
+  auto m = load_causal_lm(data_dir(GetParam()));
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  auto& model = *m;
+  auto decoder = make_cpu_decoder(*model);
+  ASSERT_NE(decoder, nullptr);
+  const int64_t vocab = model->config().vocab_size, B = 18, T = 4;
+  torch::NoGradGuard no_grad;
+  auto input = torch::zeros({B, T}, torch::kInt64);
+  auto mask = torch::ones({B, T}, torch::kInt64);
+  for (int64_t r = 0; r < B; ++r) {
+    for (int64_t t = 0; t < T; ++t) input[r][t] = (1 + r * 37 + t * 11) % vocab;
+    if (r % 5 == 2) mask[r][0] = 0;
+  }
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    cpu::WorkerPool pool(threads);
+    KvCache a = model->make_cache(B, T + 8);
+    auto logits_a = model->forward(input, mask, {}, &a).select(1, -1);
+    KvCache b = clone(a);
+    std::vector<int64_t> tokens(B);
+    for (int64_t r = 0; r < B; ++r) tokens[r] = logits_a[r].argmax().item<int64_t>();
+    std::vector<float> fast(B * vocab);
+    for (int step = 0; step < 4; ++step) {
+      auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
+      logits_a = model->forward(next, {}, {}, &a).select(1, 0);
+      cpu_decode_step(*decoder, b, tokens, fast.data(), pool);
+      auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
+      EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
       for (int64_t r = 0; r < B; ++r) {
         tokens[r] = logits_a[r].argmax().item<int64_t>();
         EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;
