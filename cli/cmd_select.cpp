@@ -11,10 +11,12 @@ namespace {
 struct SelectArgs {
   std::string run = "toy";
   SelectRequest request;
+  bool skip = false, keep = false;  // neither: the run's own select.skip_same_code
 };
 
 Status select_command(const Globals& globals, SelectArgs& args) {
   args.request.run_dir = globals.run_dir_for(args.run);
+  if (args.skip || args.keep) args.request.skip_same_code = args.skip;
   DSTC_TRY(Json result, select_stored(args.request));
   std::printf("%s\n", result.dump().c_str());
   return {};
@@ -42,9 +44,11 @@ void register_select(CLI::App& app, Globals& globals, Action& action) {
                   "and on the rejected score; stored as <selector>+reward-augmented)")
       ->check(CLI::IsMember({"none", "reward-augmented"}))
       ->capture_default_str();
-  cmd->add_flag("--skip-same-code,!--keep-same-code", args->request.skip_same_code,
-                "Skip (or keep) prompts whose rejected code is the chosen code; default: the "
-                "run's select.skip_same_code");
+  auto* skip = cmd->add_flag("--skip-same-code", args->skip,
+                             "Skip prompts whose rejected code is the chosen code (default: "
+                             "the run's select.skip_same_code)");
+  cmd->add_flag("--keep-same-code", args->keep, "Keep them (pairs that differ only in the test)")
+      ->excludes(skip);
   cmd->callback([&globals, &action, args] {
     action = [&globals, args] { return select_command(globals, *args); };
   });

@@ -113,6 +113,20 @@ TEST(RunIntegration, SmokeRoundCompletesAndResumesOnlyWithTheSameConfig) {
     // Each pair becomes two unless both scores round to the same goal (selector.h).
     EXPECT_GT(augmented->size(), plain->size());
     EXPECT_LE(augmented->size(), 2 * plain->size());
+    // Without a flag the run's own skip policy applies (smoke: skip same-code prompts), so
+    // the run's selection comes back; --keep-same-code keeps those prompts instead.
+    auto own = run_dstc("--log-level warn --run-dir " + run_dir + " select --selector dstc");
+    ASSERT_EQ(own.exit_code, 0) << own.err;
+    auto o = parse_json(own.out, "select output");
+    ASSERT_TRUE(o) << own.out;
+    EXPECT_EQ((*o)["selection"], round["selectors"]["dstc"]["selection"]);
+    auto keep = run_dstc("--log-level warn --run-dir " + run_dir +
+                         " select --selector dstc --keep-same-code");
+    ASSERT_EQ(keep.exit_code, 0) << keep.err;
+    auto kept = parse_json(keep.out, "select output");
+    ASSERT_TRUE(kept) << keep.out;
+    EXPECT_EQ((*kept)["selection"]["same_code_kept"],
+              round["selectors"]["dstc"]["selection"]["skips"]["same_code"]);
     auto unknown = run_dstc("--run-dir " + tmp.sub("nothing") + " select");
     EXPECT_NE(unknown.exit_code, 0);
     EXPECT_NE(unknown.err.find("no run store"), std::string::npos) << unknown.err;
