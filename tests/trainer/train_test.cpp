@@ -213,22 +213,35 @@ TEST(TrainLoop, GradAccumulationEqualsOneLargeBatch) {
   }
 }
 
-TEST(TrainLoopSlow, SixteenPairsOverfit) {
-  auto o = small_options();
+// The 16-pair overfit recipe (batch 8, lr 5e-3, β 0.5, constant lr, 2 workers) on top of
+// `o` for `epochs`: trains `t` and returns the first and last step's metrics.
+struct OverfitRun {
+  std::map<std::string, double> first, last;
+};
+TrainOptions overfit_options(TrainOptions o, int64_t epochs) {
   o.batch_size = 8;
-  o.epochs = 60;
+  o.epochs = epochs;
   o.lr = 5e-3;
   o.loss.beta = 0.5;
   o.scheduler = "constant";
   o.parallel = 2;
-  Trainer t(tiny_model(8), o);
+  return o;
+}
+OverfitRun overfit_sixteen_pairs(Trainer& t) {
   t.set_pairs(random_pairs(16, 11));
   t.set_cache(reference_for(t));
-  std::map<std::string, double> first, last;
-  ASSERT_TRUE(t.run([&](int64_t step, const std::map<std::string, double>& m) {
-    if (step == 1) first = m;
-    last = m;
+  OverfitRun r;
+  EXPECT_TRUE(t.run([&](int64_t step, const std::map<std::string, double>& m) {
+    if (step == 1) r.first = m;
+    r.last = m;
   }));
+  return r;
+}
+
+TEST(TrainLoopSlow, SixteenPairsOverfit) {
+  Trainer t(tiny_model(8), overfit_options(small_options(), 60));
+  auto [first, last] = overfit_sixteen_pairs(t);
+  ASSERT_FALSE(last.empty());
   EXPECT_NEAR(first.at("loss"), std::log(2.0), 1e-6);
   EXPECT_EQ(last.at("rewards/accuracies"), 1.0);
   EXPECT_LT(last.at("loss"), 0.2);
@@ -404,21 +417,9 @@ TEST(TrainLoopBf16, MasterWeightsStayFp32AndTinyUpdatesLand) {
 
 TEST(TrainLoopBf16, SixteenPairsOverfit) {
   // TrainLoopSlow.SixteenPairsOverfit in bf16 mixed precision, shorter (30 epochs).
-  auto o = bf16_options();
-  o.batch_size = 8;
-  o.epochs = 30;
-  o.lr = 5e-3;
-  o.loss.beta = 0.5;
-  o.scheduler = "constant";
-  o.parallel = 2;
-  Trainer t(tiny_model(8), o);
-  t.set_pairs(random_pairs(16, 11));
-  t.set_cache(reference_for(t));
-  std::map<std::string, double> first, last;
-  ASSERT_TRUE(t.run([&](int64_t step, const std::map<std::string, double>& m) {
-    if (step == 1) first = m;
-    last = m;
-  }));
+  Trainer t(tiny_model(8), overfit_options(bf16_options(), 30));
+  auto [first, last] = overfit_sixteen_pairs(t);
+  ASSERT_FALSE(last.empty());
   EXPECT_NEAR(first.at("loss"), std::log(2.0), 1e-6);
   EXPECT_EQ(last.at("rewards/accuracies"), 1.0);
   EXPECT_LT(last.at("loss"), 0.3);
