@@ -7,6 +7,7 @@
 
 #include "benchmarks/toy/toy_world.h"
 #include "cli/command.h"
+#include "cli/pipeline.h"
 #include "cli/pipeline_model.h"
 #include "cli/pipeline_tasks.h"
 #include "cli/run_config.h"
@@ -193,29 +194,19 @@ Status eval_command(const ToyArgs& args) {
   constexpr size_t kBatch = 64;
   ProgressBar bar("toy eval", tasks.size());
   for (size_t b = 0; b < tasks.size(); b += kBatch) {
-    size_t end = std::min(tasks.size(), b + kBatch);
-    std::vector<std::string> queries;
-    for (size_t i = b; i < end; ++i) queries.push_back(tasks[i].code_query);
-    SampleRequest req;
+    std::vector<const PipelineTask*> batch;
+    for (size_t i = b; i < std::min(tasks.size(), b + kBatch); ++i) batch.push_back(&tasks[i]);
+    SampleRequest req;  // greedy, as `dstc run` scores
     req.max_new_tokens = args.max_new_tokens;
     req.stop = tasks[b].code_stops;
-    DSTC_TRY(auto outputs, model->sample(queries, req));
-    std::vector<sandbox::Job> jobs;
-    for (size_t i = b; i < end; ++i) {
-      sandbox::Job job;
-      job.program = tasks[i].score_program(outputs[i - b].at(0));
-      job.timeout_seconds = config.execute.timeout;
-      jobs.push_back(std::move(job));
-    }
-    auto verdicts = sandbox->run_batch(jobs);
-    for (size_t i = b; i < end; ++i) {
-      const auto& v = verdicts[i - b];
-      if (v.status == sandbox::Status::kSandboxError) {
-        return fail(ErrorCode::kInternal, "sandbox error on " + tasks[i].task_id + ": " + v.reason);
-      }
-      bool ok = v.status == sandbox::Status::kPassed;
+    DSTC_TRY(auto scored, score_answers(*model, batch, req, config.execute,
+                                        [&](const std::vector<sandbox::Job>& jobs) {
+                                          return sandbox->run_batch(jobs);
+                                        }));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      bool ok = scored[i].at(0) == sandbox::Status::kPassed;
       correct += ok;
-      auto& t = per_template[tasks[i].toy->template_name];
+      auto& t = per_template[batch[i]->toy->template_name];
       t.first += ok;
       ++t.second;
       bar.tick();

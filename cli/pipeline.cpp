@@ -149,34 +149,18 @@ Status evaluate(Run& run, uint32_t round, const std::string& variant = "") {
         SampleRequest req{
             ec.n, ec.temperature, 1.0, 0, ec.max_new_tokens, run.seed_for(round, "eval", c), {}};
         req.stop = chunk.front()->code_stops;  // the prompt format's, the same for all tasks
-        std::vector<std::string> queries;
-        for (auto* t : chunk) queries.push_back(t->code_query);
-        DSTC_TRY(auto outputs, model->sample(queries, req));
-        std::vector<sandbox::Job> jobs;
-        for (size_t i = 0; i < chunk.size(); ++i) {
-          for (const auto& text : outputs[i]) {
-            sandbox::Job job;
-            job.program = chunk[i]->score_program(text);
-            job.profile = run.config.execute.profile;
-            job.timeout_seconds = chunk[i]->hidden_timeout > 0 ? chunk[i]->hidden_timeout
-                                                               : run.config.execute.timeout;
-            jobs.push_back(std::move(job));
-          }
-        }
-        auto verdicts = run.run_batch(jobs);
-        size_t v = 0;
+        DSTC_TRY(auto scored, score_answers(*model, chunk, req, run.config.execute,
+                                            [&](const std::vector<sandbox::Job>& jobs) {
+                                              return run.run_batch(jobs);
+                                            }));
         for (size_t i = 0; i < chunk.size(); ++i) {
           store::EvalResult r;
           r.round = round;
           r.benchmark = run.benchmark_of(variant);
           r.task_id = chunk[i]->task_id;
-          for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
-            if (verdicts[v].status == sandbox::Status::kSandboxError) {
-              return fail(ErrorCode::kInternal,
-                          "sandbox error while scoring " + r.task_id + ": " + verdicts[v].reason);
-            }
-            r.statuses.emplace_back(sandbox::status_name(verdicts[v].status));
-            r.correct += verdicts[v].status == sandbox::Status::kPassed;
+          for (sandbox::Status status : scored[i]) {
+            r.statuses.emplace_back(sandbox::status_name(status));
+            r.correct += status == sandbox::Status::kPassed;
             ++r.n;
           }
           if (!pending_set.count(r.task_id)) continue;
@@ -645,6 +629,38 @@ Status run_pipeline(const RunConfig& config, const PipelineOptions& options) {
   std::printf("\nsummary: %s/summary.json  report: %s/report.md\n", options.run_dir.c_str(),
               options.run_dir.c_str());
   return {};
+}
+
+Result<std::vector<std::vector<sandbox::Status>>> score_answers(
+    SamplingModel& model, const std::vector<const PipelineTask*>& tasks,
+    const SampleRequest& request, const RunConfig::Execute& execute, const JobRunner& run_jobs) {
+  std::vector<std::string> queries;
+  for (auto* t : tasks) queries.push_back(t->code_query);
+  DSTC_TRY(auto outputs, model.sample(queries, request));
+  std::vector<sandbox::Job> jobs;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (const auto& text : outputs[i]) {
+      sandbox::Job job;
+      job.program = tasks[i]->score_program(text);
+      job.profile = execute.profile;
+      job.timeout_seconds =
+          tasks[i]->hidden_timeout > 0 ? tasks[i]->hidden_timeout : execute.timeout;
+      jobs.push_back(std::move(job));
+    }
+  }
+  auto verdicts = run_jobs(jobs);
+  std::vector<std::vector<sandbox::Status>> out(tasks.size());
+  size_t v = 0;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (size_t s = 0; s < outputs[i].size(); ++s, ++v) {
+      if (verdicts[v].status == sandbox::Status::kSandboxError) {
+        return fail(ErrorCode::kInternal,
+                    "sandbox error while scoring " + tasks[i]->task_id + ": " + verdicts[v].reason);
+      }
+      out[i].push_back(verdicts[v].status);
+    }
+  }
+  return out;
 }
 
 namespace {

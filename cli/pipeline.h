@@ -2,12 +2,16 @@
 // each stage working in committed store units so a killed run resumes exactly there.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
+#include "cli/pipeline_model.h"
+#include "cli/pipeline_tasks.h"
 #include "cli/run_config.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "sandbox/sandbox.h"
 
 namespace dstc::cli {
 
@@ -18,6 +22,14 @@ struct PipelineOptions {
 };
 
 Status run_pipeline(const RunConfig& config, const PipelineOptions& options);
+
+// Samples each task's code query with `request` and scores every answer against the
+// task's hidden tests through `run_jobs` (the local sandbox or sandbox servers): the
+// verdict of each sample, per task. A sandbox error is a failure naming the task.
+using JobRunner = std::function<std::vector<sandbox::Verdict>(const std::vector<sandbox::Job>&)>;
+Result<std::vector<std::vector<sandbox::Status>>> score_answers(
+    SamplingModel& model, const std::vector<const PipelineTask*>& tasks,
+    const SampleRequest& request, const RunConfig::Execute& execute, const JobRunner& run_jobs);
 
 // `dstc select`: runs a selector over a round's stored matrices (the run's own config,
 // seed and skip policy) and stores its pairs and KTO examples under the selector's name
