@@ -45,6 +45,21 @@ DSTC_INLINE float hsum(const F16& v) {
   return hsum(F8(lo + hi));
 }
 
+// Largest lane by halving (the callers' running maxima never hold NaN).
+DSTC_INLINE float hmax(const F4& v) {
+  const float a = v[0] > v[2] ? v[0] : v[2], b = v[1] > v[3] ? v[1] : v[3];
+  return a > b ? a : b;
+}
+DSTC_INLINE float hmax(const F8& v) {
+  F4 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3), hi = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+  return hmax(F4(lo > hi ? lo : hi));
+}
+DSTC_INLINE float hmax(const F16& v) {
+  F8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  F8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  return hmax(F8(lo > hi ? lo : hi));
+}
+
 // Pairwise sums of adjacent lanes of a and b: [a0+a1, a2+a3, ..., b0+b1, b2+b3, ...].
 template <class V, size_t... I>
 DSTC_INLINE void pair_sum(const V& a, const V& b, V& out, std::index_sequence<I...>) {
@@ -356,18 +371,111 @@ template <class V>
 DSTC_INLINE float max_value_impl(const float* x, int64_t n) {
   constexpr int L = lanes<V>();
   const float lowest = -std::numeric_limits<float>::infinity();
-  V m;
-  for (int l = 0; l < L; ++l) m[l] = lowest;
+  // Four running maxima: one would make every step wait for the previous compare (the
+  // sampler calls this on every row's 32000+ logits).
+  V m[4];
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < L; ++l) m[k][l] = lowest;
   int64_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L)
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      V v;
+      load(v, x + i + k * L);
+      m[k] = v > m[k] ? v : m[k];  // NaN compares false: ignored
+    }
   for (; i + L <= n; i += L) {
     V v;
     load(v, x + i);
-    m = v > m ? v : m;  // NaN compares false: ignored
+    m[0] = v > m[0] ? v : m[0];
   }
-  float best = lowest;
-  for (int l = 0; l < L; ++l) best = m[l] > best ? m[l] : best;
+  const V m01 = m[0] > m[1] ? m[0] : m[1], m23 = m[2] > m[3] ? m[2] : m[3];
+  float best = hmax(V(m01 > m23 ? m01 : m23));
   for (; i < n; ++i) best = x[i] > best ? x[i] : best;
   return best;
+}
+
+// exp(x) on one vector: Cody-Waite reduction x = n ln2 + r (ln2 split so that n * kLn2Hi is
+// exact), exp(r) by its Taylor polynomial to degree 7 (|r| <= ln2/2: error ~5e-9, below fp32
+// rounding), and n added to the exponent bits. x is clamped to [-87.3, 88.7], where 2^n stays
+// a normal number; below -87.3 (and -inf) the result is exactly 0. As in Cephes' expf.
+template <class V>
+DSTC_INLINE void exp_vec(const V& x, V& out) {
+  typedef int32_t I __attribute__((vector_size(sizeof(V))));
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;  // 355/512
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  constexpr float kShifter = 0x1.8p23f;  // t + kShifter rounds t to an integer
+  constexpr float kLo = -87.3f, kHi = 88.7f;
+  const I underflow = x < kLo;
+  V xc = x < kLo ? V{} + kLo : x;
+  xc = xc > kHi ? V{} + kHi : xc;
+  const V t = xc * kLog2e + kShifter;
+  const V n = t - kShifter;
+  V r = xc - n * kLn2Hi;
+  r = r - n * kLn2Lo;
+  V p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const V shifter = V{} + kShifter;
+  const I scaled = (I)p + (((I)t - (I)shifter) << 23);
+  out = (V)(scaled & ~underflow);
+}
+
+template <class V>
+DSTC_INLINE void silu_mul_impl(float* gate, const float* up, int64_t n) {
+  constexpr int L = lanes<V>();
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    V g, u, e;
+    load(g, gate + i);
+    load(u, up + i);
+    exp_vec<V>(-g, e);
+    const V s = g / (1.0f + e) * u;
+    __builtin_memcpy(gate + i, &s, sizeof(V));
+  }
+  for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+// Attention rows are short (a few dozen slots): the last partial vector goes through the
+// vector path too, padded with -inf (weight 0), instead of element by element.
+template <class V>
+DSTC_INLINE void softmax_impl(float* x, int64_t n) {
+  constexpr int L = lanes<V>();
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  const int64_t full = n / L * L, rest = n - full;
+  V tail = V{} + neg_inf;
+  __builtin_memcpy(&tail, x + full, rest * sizeof(float));
+  V mv = tail;
+  for (int64_t i = 0; i < full; i += L) {
+    V v;
+    load(v, x + i);
+    mv = v > mv ? v : mv;
+  }
+  const float mx = hmax(mv);
+  V sum{}, e;
+  for (int64_t i = 0; i < full; i += L) {
+    V v;
+    load(v, x + i);
+    exp_vec<V>(v - mx, e);
+    __builtin_memcpy(x + i, &e, sizeof(V));
+    sum += e;
+  }
+  exp_vec<V>(tail - mx, tail);
+  sum += tail;
+  const float inv = 1.0f / hsum(sum);
+  for (int64_t i = 0; i < full; i += L) {
+    V v;
+    load(v, x + i);
+    v *= inv;
+    __builtin_memcpy(x + i, &v, sizeof(V));
+  }
+  tail *= inv;
+  __builtin_memcpy(x + full, &tail, rest * sizeof(float));
 }
 
 DSTC_AVX512 void linear_avx512(const float* x, const float* xt, int64_t batch, int64_t in,
@@ -402,6 +510,18 @@ void weighted_rows_baseline(const float* p, int64_t n, const float* v, int64_t l
 DSTC_AVX512 float max_value_avx512(const float* x, int64_t n) { return max_value_impl<F16>(x, n); }
 DSTC_AVX2 float max_value_avx2(const float* x, int64_t n) { return max_value_impl<F8>(x, n); }
 float max_value_baseline(const float* x, int64_t n) { return max_value_impl<F4>(x, n); }
+
+DSTC_AVX512 void silu_mul_avx512(float* gate, const float* up, int64_t n) {
+  silu_mul_impl<F16>(gate, up, n);
+}
+DSTC_AVX2 void silu_mul_avx2(float* gate, const float* up, int64_t n) {
+  silu_mul_impl<F8>(gate, up, n);
+}
+void silu_mul_baseline(float* gate, const float* up, int64_t n) { silu_mul_impl<F4>(gate, up, n); }
+
+DSTC_AVX512 void softmax_avx512(float* x, int64_t n) { softmax_impl<F16>(x, n); }
+DSTC_AVX2 void softmax_avx2(float* x, int64_t n) { softmax_impl<F8>(x, n); }
+void softmax_baseline(float* x, int64_t n) { softmax_impl<F4>(x, n); }
 
 Isa detect() {
   __builtin_cpu_init();
@@ -493,6 +613,34 @@ float max_value(Isa isa, const float* x, int64_t n) {
       break;
   }
   return max_value_baseline(x, n);
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) { silu_mul(detected_isa(), gate, up, n); }
+
+void silu_mul(Isa isa, float* gate, const float* up, int64_t n) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return silu_mul_avx512(gate, up, n);
+    case Isa::kAvx2:
+      return silu_mul_avx2(gate, up, n);
+    case Isa::kBaseline:
+      break;
+  }
+  silu_mul_baseline(gate, up, n);
+}
+
+void softmax(float* x, int64_t n) { softmax(detected_isa(), x, n); }
+
+void softmax(Isa isa, float* x, int64_t n) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return softmax_avx512(x, n);
+    case Isa::kAvx2:
+      return softmax_avx2(x, n);
+    case Isa::kBaseline:
+      break;
+  }
+  softmax_baseline(x, n);
 }
 
 }  // namespace dstc::generator::cpu

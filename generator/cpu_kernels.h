@@ -43,6 +43,14 @@ void weighted_rows(const float* p, int64_t n, const float* v, int64_t ldv, int64
 // Largest value of x [n] (n >= 1), ignoring NaN; -inf when every value is NaN.
 float max_value(const float* x, int64_t n);
 
+// gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i < n: the
+// SwiGLU activation (torch's silu within a few ulp).
+void silu_mul(float* gate, const float* up, int64_t n);
+
+// x[i] = exp(x[i] - max) / sum_j exp(x[j] - max) in place for i < n (n >= 1, at least one
+// finite value); -inf entries (masked attention slots) get exactly 0.
+void softmax(float* x, int64_t n);
+
 // The same kernels built for one Isa, which the CPU must support (tests compare them).
 void linear(Isa isa, const float* x, int64_t batch, int64_t in, const float* w, const float* bias,
             int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate,
@@ -50,5 +58,7 @@ void linear(Isa isa, const float* x, int64_t batch, int64_t in, const float* w, 
 void weighted_rows(Isa isa, const float* p, int64_t n, const float* v, int64_t ldv, int64_t d,
                    float* out);
 float max_value(Isa isa, const float* x, int64_t n);
+void silu_mul(Isa isa, float* gate, const float* up, int64_t n);
+void softmax(Isa isa, float* x, int64_t n);
 
 }  // namespace dstc::generator::cpu

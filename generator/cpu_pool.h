@@ -50,16 +50,20 @@ class WorkerPool {
 
   // (job sequence << 32) | next chunk index; the index kClosed marks a finished job, so that
   // a helper that read a later job's parameters under an earlier sequence fails its claim.
+  // Three cache lines: the job (written by the caller, then read by the helpers it wakes),
+  // the ticket (claimed by everyone) and the count of finished chunks. On one line, every
+  // store of the set-up and every claim bounced it between the cores: a job of a dozen 1 us
+  // chunks took 2 us longer than the work in it.
   static constexpr uint64_t kClosed = 0xffffffffu;
-  std::atomic<uint64_t> ticket_{kClosed};
-  std::atomic<Call> call_{nullptr};
+  alignas(64) std::atomic<Call> call_{nullptr};
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int64_t> n_{0};
-  std::atomic<int64_t> done_{0};
   std::atomic<uint32_t> wake_{0};  // bumped per job; helpers sleep on it
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
-  uint64_t seq_ = 0;  // the caller's last job
+  alignas(64) std::atomic<uint64_t> ticket_{kClosed};
+  alignas(64) std::atomic<int64_t> done_{0};
+  alignas(64) uint64_t seq_ = 0;  // the caller's last job
   std::vector<std::thread> helpers_;
 };
 

@@ -16,11 +16,16 @@ uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Softmax numerators in fp32 with fp64 block sums, vectorised like generator/cpu_kernels.cpp
-// (one source, three targets) but bit-identical on all of them: the vectors are 16 floats
-// whatever the register width, and no operation depends on the target. fp32 weights (relative
-// error ~1e-7) change no sampling decision that matters and cost a third of fp64 ones: at
-// batch 16 with a 32000-token vocabulary, the sampler was a third of a small model's step.
+// Softmax numerators in fp32 with block sums in fp64, vectorised like generator/cpu_kernels.cpp
+// (one source, three targets). The vectors are 16 floats whatever the register width and the
+// file is built with FMA contraction, so the AVX2 and AVX-512 targets (both with FMA) give
+// bit-identical weights; the x86-64 baseline, without FMA, rounds differently (within 3e-7).
+// Identity across all three would buy nothing: the logits themselves differ between targets
+// (generator/cpu_kernels.h), and contraction makes the sampler 1.4x faster. fp32 weights
+// (relative error ~1e-7) change no sampling decision that matters and cost a third of fp64
+// ones: at batch 16 with a 32000-token vocabulary, the sampler was a third of a small model's
+// step. Within a 64-token block each lane adds its 4 weights in fp32 (relative error < 2e-7)
+// and the 16 lane sums are added in fp64: converting every weight to fp64 cost another third.
 typedef float F16 __attribute__((vector_size(64)));
 typedef int32_t I16 __attribute__((vector_size(64)));
 typedef float F8 __attribute__((vector_size(32)));
@@ -32,10 +37,9 @@ typedef double D8 __attribute__((vector_size(64)));
 // Tokens per block of the weights: the inverse-CDF draw walks block sums, then one block.
 constexpr int64_t kBlock = 64;
 
-// exp(x) for x <= 0 on 16 floats, the same operations on every target (this file is built
-// with -ffp-contract=off, so no FMA is contracted on any target): Cody-Waite reduction
+// exp(x) for x <= 0 on 16 floats, the same operations on every target: Cody-Waite reduction
 // x = n ln2 + r (ln2 split so that n*kLn2Hi is exact), exp(r) by its Taylor polynomial to
-// degree 7 (|r| <= ln2/2: relative error ~5e-9, below fp32 rounding), and 2^n added to the
+// degree 7 (|r| <= ln2/2: relative error ~5e-9, below fp32 rounding), and n added to the
 // exponent bits. x < -86 (and -inf, NaN) gives 0, which keeps 2^n * exp(r) a normal number.
 DSTC_INLINE void exp_nonpositive(const F16& x, F16& out) {
   constexpr float kLog2e = 1.44269504088896341f;
@@ -48,13 +52,15 @@ DSTC_INLINE void exp_nonpositive(const F16& x, F16& out) {
   const F16 n = t - kShifter;
   F16 r = xc - n * kLn2Hi;
   r = r - n * kLn2Lo;
-  F16 p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  // Estrin's scheme: the polynomial with a dependency chain of 3 multiply-adds instead of
+  // Horner's 7 (the loop was bound by latency, not by arithmetic).
+  const F16 r2 = r * r;
+  const F16 r4 = r2 * r2;
+  const F16 p01 = r + 1.0f;
+  const F16 p23 = r * (1.0f / 6.0f) + 0.5f;
+  const F16 p45 = r * (1.0f / 120.0f) + 1.0f / 24.0f;
+  const F16 p67 = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
+  const F16 p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
   const F16 shifter = F16{} + kShifter;
   const I16 scaled = (I16)p + (((I16)t - (I16)shifter) << 23);
   out = (F16)(scaled & in_range);
@@ -64,11 +70,11 @@ DSTC_INLINE double hsum(const D8& v) {
   return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
-// Identical arithmetic on every target: F16 is 16 lanes whatever the register width.
+// The same arithmetic on every target: F16 is 16 lanes whatever the register width.
 DSTC_INLINE void softmax_weights_impl(const float* logits, int64_t n, float max_logit, float inv_t,
                                       float* w, double* block_sums) {
   for (int64_t start = 0; start < n; start += kBlock) {
-    D8 sum{};
+    F16 sum{};  // 4 weights per lane; the lanes are added in fp64
     for (int64_t i = start; i < start + kBlock; i += 16) {
       F16 x;
       if (i + 16 <= n) {
@@ -82,12 +88,12 @@ DSTC_INLINE void softmax_weights_impl(const float* logits, int64_t n, float max_
       F16 e;
       exp_nonpositive(x, e);
       __builtin_memcpy(w + i, &e, sizeof(e));
-      const F8 lo = __builtin_shufflevector(e, e, 0, 1, 2, 3, 4, 5, 6, 7);
-      const F8 hi = __builtin_shufflevector(e, e, 8, 9, 10, 11, 12, 13, 14, 15);
-      sum += __builtin_convertvector(lo, D8);
-      sum += __builtin_convertvector(hi, D8);
+      sum += e;
     }
-    block_sums[start / kBlock] = hsum(sum);
+    const F8 lo = __builtin_shufflevector(sum, sum, 0, 1, 2, 3, 4, 5, 6, 7);
+    const F8 hi = __builtin_shufflevector(sum, sum, 8, 9, 10, 11, 12, 13, 14, 15);
+    block_sums[start / kBlock] =
+        hsum(__builtin_convertvector(lo, D8) + __builtin_convertvector(hi, D8));
   }
 }
 

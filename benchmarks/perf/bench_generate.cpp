@@ -8,7 +8,10 @@
 // shared: compare ratios within one line).
 //
 //   bench_generate [--shapes S,M,L] [--batches 1,4,16] [--threads 1,2] [--new-tokens 64]
-//                  [--prompt-len 8] [--no-cache-tokens 32] [--no-eager]
+//                  [--prompt-len 8] [--no-cache-tokens 32] [--repeat 1] [--no-eager]
+//
+// --repeat N measures every configuration N times and reports the median (the machines are
+// shared, and a single run of S takes milliseconds).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +46,7 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-double measure(LocalEngine& engine, int64_t batch, int64_t prompt_len, int64_t new_tokens) {
+double measure_once(LocalEngine& engine, int64_t batch, int64_t prompt_len, int64_t new_tokens) {
   std::vector<Prompt> prompts;
   for (int64_t b = 0; b < batch; ++b) {
     std::vector<int32_t> ids;
@@ -62,6 +65,17 @@ double measure(LocalEngine& engine, int64_t batch, int64_t prompt_len, int64_t n
     std::exit(1);
   }
   return engine.last_stats().tokens_per_s();
+}
+
+int g_repeat = 1;
+
+// The median of g_repeat measurements.
+double measure(LocalEngine& engine, int64_t batch, int64_t prompt_len, int64_t new_tokens) {
+  std::vector<double> runs;
+  for (int r = 0; r < g_repeat; ++r)
+    runs.push_back(measure_once(engine, batch, prompt_len, new_tokens));
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
 }
 
 double load_average() {
@@ -100,6 +114,8 @@ int main(int argc, char** argv) {
       new_tokens = std::stoll(v);
     } else if (k == "--prompt-len") {
       prompt_len = std::stoll(v);
+    } else if (k == "--repeat") {
+      g_repeat = std::max(1, std::stoi(v));
     } else if (k == "--no-cache-tokens") {
       no_cache_tokens = std::stoll(v);
     } else {
@@ -132,8 +148,8 @@ int main(int argc, char** argv) {
       eo.cpu_decode = true;
       eo.use_cache = false;
       auto no_cache = LocalEngine::from_model(model.ptr(), eo);
-      measure(*engine, 1, prompt_len, 8);  // warm-up
-      if (eager) measure(*eager_engine, 1, prompt_len, 8);
+      measure_once(*engine, 1, prompt_len, 8);  // warm-up
+      if (eager) measure_once(*eager_engine, 1, prompt_len, 8);
       const double base_nc = measure(*no_cache, 1, prompt_len, no_cache_tokens);
       double batch1 = 0;
       for (int64_t b : batches) {
