@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "generator/cpu_exp.h"
+
 // Every kernel is an always-inline template over the vector type, instantiated inside three
 // entry points with different target attributes (AVX-512, AVX2+FMA, baseline), so one source
 // gives three code paths. Vectors never cross a function boundary by value (that would change
@@ -393,37 +395,6 @@ DSTC_INLINE float max_value_impl(const float* x, int64_t n) {
   float best = hmax(V(m01 > m23 ? m01 : m23));
   for (; i < n; ++i) best = x[i] > best ? x[i] : best;
   return best;
-}
-
-// exp(x) on one vector: Cody-Waite reduction x = n ln2 + r (ln2 split so that n * kLn2Hi is
-// exact), exp(r) by its Taylor polynomial to degree 7 (|r| <= ln2/2: error ~5e-9, below fp32
-// rounding), and n added to the exponent bits. x is clamped to [-87.3, 88.7], where 2^n stays
-// a normal number; below -87.3 (and -inf) the result is exactly 0. As in Cephes' expf.
-template <class V>
-DSTC_INLINE void exp_vec(const V& x, V& out) {
-  typedef int32_t I __attribute__((vector_size(sizeof(V))));
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693359375f;  // 355/512
-  constexpr float kLn2Lo = -2.12194440e-4f;
-  constexpr float kShifter = 0x1.8p23f;  // t + kShifter rounds t to an integer
-  constexpr float kLo = -87.3f, kHi = 88.7f;
-  const I underflow = x < kLo;
-  V xc = x < kLo ? V{} + kLo : x;
-  xc = xc > kHi ? V{} + kHi : xc;
-  const V t = xc * kLog2e + kShifter;
-  const V n = t - kShifter;
-  V r = xc - n * kLn2Hi;
-  r = r - n * kLn2Lo;
-  V p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const V shifter = V{} + kShifter;
-  const I scaled = (I)p + (((I)t - (I)shifter) << 23);
-  out = (V)(scaled & ~underflow);
 }
 
 template <class V>

@@ -1,13 +1,13 @@
 #include "generator/engine.h"
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
 
+#include "common/blas_threads.h"
 #include "generator/cpu_decode.h"
 #include "generator/model.h"
 
@@ -15,14 +15,11 @@ namespace dstc::generator {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-// at::set_num_threads does not reach OpenBLAS's own pool (DESIGN.md §8); set both. The
-// OpenBLAS symbol is looked up at run time because LibTorch reaches BLAS through the
-// libblas.so.3 alternative, which may be another implementation.
+// at::set_num_threads does not reach OpenBLAS's own pool (DESIGN.md §8); set both
+// (common/blas_threads.h).
 void set_threads(int n) {
-  if (n <= 0) return;
-  at::set_num_threads(n);
-  using SetFn = void (*)(int);
-  if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+  set_blas_threads(n);
+  if (n > 0) at::set_num_threads(n);
 }
 
 double seconds_since(Clock::time_point t) {

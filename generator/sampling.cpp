@@ -5,6 +5,7 @@
 #include <limits>
 #include <numbers>
 
+#include "generator/cpu_exp.h"
 #include "generator/cpu_kernels.h"
 
 namespace dstc::generator {
@@ -27,7 +28,6 @@ uint64_t mix64(uint64_t z) {
 // step. Within a 64-token block each lane adds its 4 weights in fp32 (relative error < 2e-7)
 // and the 16 lane sums are added in fp64: converting every weight to fp64 cost another third.
 typedef float F16 __attribute__((vector_size(64)));
-typedef int32_t I16 __attribute__((vector_size(64)));
 typedef float F8 __attribute__((vector_size(32)));
 typedef double D8 __attribute__((vector_size(64)));
 #define DSTC_INLINE [[gnu::always_inline]] inline
@@ -36,35 +36,6 @@ typedef double D8 __attribute__((vector_size(64)));
 
 // Tokens per block of the weights: the inverse-CDF draw walks block sums, then one block.
 constexpr int64_t kBlock = 64;
-
-// exp(x) for x <= 0 on 16 floats, the same operations on every target: Cody-Waite reduction
-// x = n ln2 + r (ln2 split so that n*kLn2Hi is exact), exp(r) by its Taylor polynomial to
-// degree 7 (|r| <= ln2/2: relative error ~5e-9, below fp32 rounding), and n added to the
-// exponent bits. x < -86 (and -inf, NaN) gives 0, which keeps 2^n * exp(r) a normal number.
-DSTC_INLINE void exp_nonpositive(const F16& x, F16& out) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693359375f;  // 355/512
-  constexpr float kLn2Lo = -2.12194440e-4f;
-  constexpr float kShifter = 0x1.8p23f;  // t + kShifter rounds t to an integer
-  const I16 in_range = x >= -86.0f;
-  const F16 xc = (F16)((I16)x & in_range);  // out-of-range lanes become 0 and are zeroed below
-  const F16 t = xc * kLog2e + kShifter;
-  const F16 n = t - kShifter;
-  F16 r = xc - n * kLn2Hi;
-  r = r - n * kLn2Lo;
-  // Estrin's scheme: the polynomial with a dependency chain of 3 multiply-adds instead of
-  // Horner's 7 (the loop was bound by latency, not by arithmetic).
-  const F16 r2 = r * r;
-  const F16 r4 = r2 * r2;
-  const F16 p01 = r + 1.0f;
-  const F16 p23 = r * (1.0f / 6.0f) + 0.5f;
-  const F16 p45 = r * (1.0f / 120.0f) + 1.0f / 24.0f;
-  const F16 p67 = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-  const F16 p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-  const F16 shifter = F16{} + kShifter;
-  const I16 scaled = (I16)p + (((I16)t - (I16)shifter) << 23);
-  out = (F16)(scaled & in_range);
-}
 
 DSTC_INLINE double hsum(const D8& v) {
   return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
@@ -86,7 +57,7 @@ DSTC_INLINE void softmax_weights_impl(const float* logits, int64_t n, float max_
                            : -std::numeric_limits<float>::infinity();
       }
       F16 e;
-      exp_nonpositive(x, e);
+      cpu::exp_vec(x, e);
       __builtin_memcpy(w + i, &e, sizeof(e));
       sum += e;
     }
@@ -111,8 +82,8 @@ void softmax_weights_baseline(const float* logits, int64_t n, float max_logit, f
 }
 
 // w[i] = exp((logits[i] - max_logit) * inv_temperature) in fp32 for i < n; 0 where the
-// argument is below -700 (-inf and NaN included); block_sums[k] = sum of w over block k. w has room
-// for n rounded up to kBlock.
+// argument is below -87.3 (-inf and NaN included); block_sums[k] = sum of w over block k. w has
+// room for n rounded up to kBlock.
 void softmax_weights(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
                      float inv_temperature, float* w, double* block_sums) {
   switch (isa) {

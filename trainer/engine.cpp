@@ -10,15 +10,12 @@
 #include <limits>
 #include <thread>
 
+#include "common/blas_threads.h"
 #include "common/file.h"
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/progress.h"
 #include "common/thread_pool.h"
-
-// Debian's LibTorch calls BLAS through libblas.so.3, usually OpenBLAS, whose own worker
-// threads torch::set_num_threads does not reach (DESIGN.md §8). Weak: absent elsewhere.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace dstc::trainer {
 namespace fs = std::filesystem;
@@ -371,10 +368,10 @@ Trainer::Trainer(generator::CausalLM policy, TrainOptions options)
   }
   if (o_.parallel > 1) pool_ = std::make_unique<ThreadPool>(static_cast<size_t>(o_.parallel));
   const int64_t threads = o_.threads > 0 ? o_.threads : (o_.parallel > 1 ? 1 : 0);
-  if (threads > 0) {
-    torch::set_num_threads(static_cast<int>(threads));
-    if (openblas_set_num_threads) openblas_set_num_threads(static_cast<int>(threads));
-  }
+  // OpenBLAS's own workers as well (common/blas_threads.h); with threads 0 only its idle spin
+  // is shortened.
+  set_blas_threads(static_cast<int>(threads));
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
 }
 
 Trainer::~Trainer() = default;
