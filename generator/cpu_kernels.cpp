@@ -494,6 +494,20 @@ DSTC_AVX512 void softmax_avx512(float* x, int64_t n) { softmax_impl<F16>(x, n); 
 DSTC_AVX2 void softmax_avx2(float* x, int64_t n) { softmax_impl<F8>(x, n); }
 void softmax_baseline(float* x, int64_t n) { softmax_impl<F4>(x, n); }
 
+// Calls the build of a kernel for `isa` (the CPU must support it).
+template <class Fn, class... Args>
+auto dispatch(Isa isa, Fn* avx512, Fn* avx2, Fn* baseline, Args... args) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return avx512(args...);
+    case Isa::kAvx2:
+      return avx2(args...);
+    case Isa::kBaseline:
+      break;
+  }
+  return baseline(args...);
+}
+
 Isa detect() {
   __builtin_cpu_init();
   Isa best = Isa::kBaseline;
@@ -544,15 +558,8 @@ void linear(const float* x, int64_t batch, int64_t in, const float* w, const flo
 void linear(Isa isa, const float* x, int64_t batch, int64_t in, const float* w, const float* bias,
             int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate,
             const float* xt) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return linear_avx512(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
-    case Isa::kAvx2:
-      return linear_avx2(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
-    case Isa::kBaseline:
-      break;
-  }
-  linear_baseline(x, xt, batch, in, w, bias, o_begin, o_end, y, ldy, accumulate);
+  dispatch(isa, linear_avx512, linear_avx2, linear_baseline, x, xt, batch, in, w, bias, o_begin,
+           o_end, y, ldy, accumulate);
 }
 
 void weighted_rows(const float* p, int64_t n, const float* v, int64_t ldv, int64_t d, float* out) {
@@ -561,57 +568,26 @@ void weighted_rows(const float* p, int64_t n, const float* v, int64_t ldv, int64
 
 void weighted_rows(Isa isa, const float* p, int64_t n, const float* v, int64_t ldv, int64_t d,
                    float* out) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return weighted_rows_avx512(p, n, v, ldv, d, out);
-    case Isa::kAvx2:
-      return weighted_rows_avx2(p, n, v, ldv, d, out);
-    case Isa::kBaseline:
-      break;
-  }
-  weighted_rows_baseline(p, n, v, ldv, d, out);
+  dispatch(isa, weighted_rows_avx512, weighted_rows_avx2, weighted_rows_baseline, p, n, v, ldv, d,
+           out);
 }
 
 float max_value(const float* x, int64_t n) { return max_value(detected_isa(), x, n); }
 
 float max_value(Isa isa, const float* x, int64_t n) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return max_value_avx512(x, n);
-    case Isa::kAvx2:
-      return max_value_avx2(x, n);
-    case Isa::kBaseline:
-      break;
-  }
-  return max_value_baseline(x, n);
+  return dispatch(isa, max_value_avx512, max_value_avx2, max_value_baseline, x, n);
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) { silu_mul(detected_isa(), gate, up, n); }
 
 void silu_mul(Isa isa, float* gate, const float* up, int64_t n) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return silu_mul_avx512(gate, up, n);
-    case Isa::kAvx2:
-      return silu_mul_avx2(gate, up, n);
-    case Isa::kBaseline:
-      break;
-  }
-  silu_mul_baseline(gate, up, n);
+  dispatch(isa, silu_mul_avx512, silu_mul_avx2, silu_mul_baseline, gate, up, n);
 }
 
 void softmax(float* x, int64_t n) { softmax(detected_isa(), x, n); }
 
 void softmax(Isa isa, float* x, int64_t n) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return softmax_avx512(x, n);
-    case Isa::kAvx2:
-      return softmax_avx2(x, n);
-    case Isa::kBaseline:
-      break;
-  }
-  softmax_baseline(x, n);
+  dispatch(isa, softmax_avx512, softmax_avx2, softmax_baseline, x, n);
 }
 
 }  // namespace dstc::generator::cpu

@@ -52,8 +52,8 @@ class WorkerPool {
   // a helper that read a later job's parameters under an earlier sequence fails its claim.
   // Three cache lines: the job (written by the caller, then read by the helpers it wakes),
   // the ticket (claimed by everyone) and the count of finished chunks. On one line, every
-  // store of the set-up and every claim bounced it between the cores: a job of a dozen 1 us
-  // chunks took 2 us longer than the work in it.
+  // store of the set-up and every claim bounced it between the cores: a 2-thread job of
+  // twelve 0.8 us chunks took 6.7 us, against 5.7 us now.
   static constexpr uint64_t kClosed = 0xffffffffu;
   alignas(64) std::atomic<Call> call_{nullptr};
   std::atomic<void*> ctx_{nullptr};
