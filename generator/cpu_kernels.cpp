@@ -482,6 +482,22 @@ DSTC_AVX512 float max_value_avx512(const float* x, int64_t n) { return max_value
 DSTC_AVX2 float max_value_avx2(const float* x, int64_t n) { return max_value_impl<F8>(x, n); }
 float max_value_baseline(const float* x, int64_t n) { return max_value_impl<F4>(x, n); }
 
+template <class V>
+DSTC_INLINE void block_max_impl(const float* x, int64_t n, int64_t block, float* out) {
+  for (int64_t k = 0; k * block < n; ++k)
+    out[k] = max_value_impl<V>(x + k * block, n - k * block < block ? n - k * block : block);
+}
+
+DSTC_AVX512 void block_max_avx512(const float* x, int64_t n, int64_t block, float* out) {
+  block_max_impl<F16>(x, n, block, out);
+}
+DSTC_AVX2 void block_max_avx2(const float* x, int64_t n, int64_t block, float* out) {
+  block_max_impl<F8>(x, n, block, out);
+}
+void block_max_baseline(const float* x, int64_t n, int64_t block, float* out) {
+  block_max_impl<F4>(x, n, block, out);
+}
+
 DSTC_AVX512 void silu_mul_avx512(float* gate, const float* up, int64_t n) {
   silu_mul_impl<F16>(gate, up, n);
 }
@@ -576,6 +592,14 @@ float max_value(const float* x, int64_t n) { return max_value(detected_isa(), x,
 
 float max_value(Isa isa, const float* x, int64_t n) {
   return dispatch(isa, max_value_avx512, max_value_avx2, max_value_baseline, x, n);
+}
+
+void block_max(const float* x, int64_t n, int64_t block, float* out) {
+  block_max(detected_isa(), x, n, block, out);
+}
+
+void block_max(Isa isa, const float* x, int64_t n, int64_t block, float* out) {
+  dispatch(isa, block_max_avx512, block_max_avx2, block_max_baseline, x, n, block, out);
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) { silu_mul(detected_isa(), gate, up, n); }

@@ -43,6 +43,9 @@ void weighted_rows(const float* p, int64_t n, const float* v, int64_t ldv, int64
 // Largest value of x [n] (n >= 1), ignoring NaN; -inf when every value is NaN.
 float max_value(const float* x, int64_t n);
 
+// out[k] = max_value of block k of x [n]: x[k*block, min(n, (k+1)*block)) (n >= 1).
+void block_max(const float* x, int64_t n, int64_t block, float* out);
+
 // gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i < n: the
 // SwiGLU activation (torch's silu within a few ulp).
 void silu_mul(float* gate, const float* up, int64_t n);
@@ -58,6 +61,7 @@ void linear(Isa isa, const float* x, int64_t batch, int64_t in, const float* w, 
 void weighted_rows(Isa isa, const float* p, int64_t n, const float* v, int64_t ldv, int64_t d,
                    float* out);
 float max_value(Isa isa, const float* x, int64_t n);
+void block_max(Isa isa, const float* x, int64_t n, int64_t block, float* out);
 void silu_mul(Isa isa, float* gate, const float* up, int64_t n);
 void softmax(Isa isa, float* x, int64_t n);
 

@@ -101,6 +101,7 @@ struct Scratch {
   std::vector<float> w, kept_w;
   std::vector<double> blocks;
   std::vector<float> kept;  // logits of the kept tokens, in sorted order
+  std::vector<float> block_max;
 };
 Scratch& scratch_buffers() {
   thread_local Scratch s;
@@ -147,6 +148,47 @@ int64_t draw_blocked(const float* w, const double* blocks, int64_t n, Rng& rng) 
     cum = next;
   }
   return last_nonzero;  // u at the very top (rounding)
+}
+
+// Proposals after which the rejection sampler gives up (never reached: each proposal is
+// accepted with probability at least 1/kBlock on average) and the caller takes the full path.
+constexpr int kMaxProposals = 1 << 16;
+
+// Plain temperature sampling without every token's weight, by rejection against block bounds
+// (FlashInfer samples top-p and top-k by rejection too, on the GPU). Token i of block k (n_k
+// tokens, largest logit m_k; M the largest of all) has weight exp((l_i - M)/T) <=
+// exp((m_k - M)/T). Propose block k with probability proportional to n_k exp((m_k - M)/T),
+// token i uniformly inside it, and accept it with probability exp((l_i - m_k)/T): token i
+// comes out with probability proportional to exp((l_i - M)/T), the softmax itself. Cost: one
+// pass for the block maxima, one exp per block, and per proposal one exp; a block's weight is
+// at least 1/n_k of its bound, so on average at most kBlock proposals (under 2 for the
+// near-uniform logits of a random model). -1 when no proposal was accepted (see
+// kMaxProposals) or no logit is a number above -inf: the caller then takes the full path.
+int64_t draw_by_rejection(const float* logits, int64_t vocab, float inv_t, Scratch& buf, Rng& rng) {
+  const cpu::Isa isa = cpu::detected_isa();
+  const int64_t nb = (vocab + kBlock - 1) / kBlock, last = vocab - (nb - 1) * kBlock;
+  buf.block_max.resize(nb);
+  cpu::block_max(isa, logits, vocab, kBlock, buf.block_max.data());
+  const float top = cpu::max_value(isa, buf.block_max.data(), nb);
+  if (!(top > -std::numeric_limits<float>::infinity())) return -1;
+  const int64_t padded = (nb + kBlock - 1) / kBlock * kBlock;
+  buf.w.resize(padded);
+  buf.blocks.resize(padded / kBlock);
+  softmax_weights(isa, buf.block_max.data(), nb, top, inv_t, buf.w.data(), buf.blocks.data());
+  if (last < kBlock) {  // the last block's bound counts its n_k tokens
+    const float full = buf.w[nb - 1];
+    buf.w[nb - 1] = full * static_cast<float>(last) / kBlock;
+    buf.blocks[(nb - 1) / kBlock] += static_cast<double>(buf.w[nb - 1]) - full;
+  }
+  for (int proposal = 0; proposal < kMaxProposals; ++proposal) {
+    const int64_t k = draw_blocked(buf.w.data(), buf.blocks.data(), nb, rng);
+    const int64_t size = k == nb - 1 ? last : kBlock;
+    const int64_t i = k * kBlock + std::min(size - 1, static_cast<int64_t>(rng.uniform() * size));
+    // NaN compares false: never accepted.
+    if (rng.uniform() < std::exp(static_cast<double>((logits[i] - buf.block_max[k]) * inv_t)))
+      return i;
+  }
+  return -1;
 }
 
 // Inverse-CDF draw over the first `keep` entries of w (sorted order) token by token.
@@ -199,6 +241,8 @@ int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p
   const int64_t padded = (vocab + kBlock - 1) / kBlock * kBlock;
   const bool top_k = params.top_k > 0 && params.top_k < vocab;
   if (!top_k && params.top_p >= 1.0) {
+    const int64_t token = draw_by_rejection(logits, vocab, inv_t, buf, rng);
+    if (token >= 0) return static_cast<int32_t>(token);
     // Full distribution, in id order: no sort at all.
     buf.w.resize(padded);
     buf.blocks.resize(padded / kBlock);

@@ -46,11 +46,11 @@ struct SamplingParams {
 };
 
 // Picks one token from `logits` [vocab] (fp32). Order: temperature, top-k, softmax (fp32
-// weights from the project's own exp so every host computes the same bits, sums in double),
-// top-p, then an
-// inverse-CDF draw with one rng.uniform() over the kept tokens: in id order when neither
-// top-k nor top-p cuts (no sort), else sorted by probability (ties by id), sorting only as
-// far as the nucleus reaches. `scratch` is reused between calls.
+// weights from the project's own exp, sums in double), top-p, then an inverse-CDF draw with
+// one rng.uniform() over the kept tokens sorted by probability (ties by id), sorting only as
+// far as the nucleus reaches. When neither top-k nor top-p cuts, the token is drawn by
+// rejection against per-block bounds instead (exactly the softmax, without computing every
+// token's weight; a few uniforms per token). `scratch` is reused between calls.
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
                      std::vector<std::pair<float, int32_t>>& scratch);
 

@@ -145,6 +145,23 @@ TEST(CpuKernels, MaxValueFindsTheMaximumAnywhere) {
     }
 }
 
+TEST(CpuKernels, BlockMaxOnEveryIsa) {
+  auto x = random_floats(1000, 15);
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 64; i < 128; ++i) x[i] = -std::numeric_limits<float>::infinity();
+  for (cpu::Isa isa : supported_isas())
+    for (int64_t block : {64, 100}) {
+      std::vector<float> out((1000 + block - 1) / block, 7);
+      cpu::block_max(isa, x.data(), 1000, block, out.data());
+      for (size_t k = 0; k < out.size(); ++k) {
+        float want = -std::numeric_limits<float>::infinity();
+        for (int64_t i = k * block; i < std::min<int64_t>(1000, (k + 1) * block); ++i)
+          if (x[i] > want) want = x[i];
+        EXPECT_EQ(out[k], want) << cpu::isa_name(isa) << " block " << block << " #" << k;
+      }
+    }
+}
+
 TEST(CpuKernels, SiluMulMatchesReferenceOnEveryIsa) {
   for (cpu::Isa isa : supported_isas())
     for (int64_t n : {1, 15, 16, 37}) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "generator/engine.h"
@@ -73,6 +74,50 @@ TEST(Sampler, GreedyTopKTopPTemperature) {
   for (int i = 0; i < 2000; ++i) ++counts[sample_token(logits.data(), 5, p, rng, scratch)];
   EXPECT_EQ(counts.size(), 2u);
   EXPECT_GT(counts[2], 0);
+}
+
+// Plain temperature sampling draws by rejection against per-block bounds: the frequencies
+// over a vocabulary of several 64-token blocks (the last one partial) follow the softmax,
+// -inf and NaN logits never come out, a near-greedy temperature still ends, and logits with
+// no number above -inf fall back to the full path.
+TEST(Sampler, RejectionDrawFollowsSoftmax) {
+  const int64_t vocab = 300;
+  std::vector<float> logits(vocab);
+  for (int64_t i = 0; i < vocab; ++i) logits[i] = 3.0f * std::sin(0.37f * i) + 0.01f * (i % 11);
+  logits[17] = 6;
+  logits[250] = 5.5f;
+  logits[40] = -std::numeric_limits<float>::infinity();
+  logits[299] = std::numeric_limits<float>::quiet_NaN();
+  SamplingParams p;
+  p.temperature = 0.7;
+  std::vector<double> want(vocab, 0.0);
+  double z = 0;
+  for (int64_t i = 0; i < vocab; ++i)
+    if (std::isfinite(logits[i])) z += want[i] = std::exp((logits[i] - 6.0) / 0.7);
+  std::vector<std::pair<float, int32_t>> scratch;
+  Rng rng(11);
+  const int n = 200000;
+  std::vector<int> counts(vocab, 0);
+  for (int d = 0; d < n; ++d) ++counts[sample_token(logits.data(), vocab, p, rng, scratch)];
+  EXPECT_EQ(counts[40], 0);
+  EXPECT_EQ(counts[299], 0);
+  for (int64_t i = 0; i < vocab; ++i) {
+    const double q = want[i] / z, sd = std::sqrt(q * (1 - q) / n);
+    EXPECT_NEAR(counts[i] / static_cast<double>(n), q, 5 * sd + 1e-5) << i;
+  }
+  // Near-greedy: the largest logit nearly always.
+  p.temperature = 0.02;
+  int top = 0;
+  for (int d = 0; d < 2000; ++d) top += sample_token(logits.data(), vocab, p, rng, scratch) == 17;
+  EXPECT_GE(top, 1999);
+  // One finite logit among -inf: that one; none at all: a token, without hanging.
+  std::vector<float> dead(vocab, -std::numeric_limits<float>::infinity());
+  dead[123] = -50;
+  EXPECT_EQ(sample_token(dead.data(), vocab, p, rng, scratch), 123);
+  dead[123] = std::numeric_limits<float>::quiet_NaN();
+  const int32_t any = sample_token(dead.data(), vocab, p, rng, scratch);
+  EXPECT_GE(any, 0);
+  EXPECT_LT(any, vocab);
 }
 
 class EngineSampling : public ::testing::Test {
