@@ -162,14 +162,16 @@ constexpr int kMaxProposals = 1 << 16;
 // comes out with probability proportional to exp((l_i - M)/T), the softmax itself. Cost: one
 // pass for the block maxima, one exp per block, and per proposal one exp; a block's weight is
 // at least 1/n_k of its bound, so on average at most kBlock proposals (under 2 for the
-// near-uniform logits of a random model). -1 when no proposal was accepted (see
-// kMaxProposals) or no logit is a number above -inf: the caller then takes the full path.
+// near-uniform logits of a random model). A +inf logit is drawn for certain (the first one).
+// -1 when no proposal was accepted (see kMaxProposals) or no logit is a number above -inf:
+// the caller then takes the full path.
 int64_t draw_by_rejection(const float* logits, int64_t vocab, float inv_t, Scratch& buf, Rng& rng) {
   const cpu::Isa isa = cpu::detected_isa();
   const int64_t nb = (vocab + kBlock - 1) / kBlock, last = vocab - (nb - 1) * kBlock;
   buf.block_max.resize(nb);
   cpu::block_max(isa, logits, vocab, kBlock, buf.block_max.data());
   const float top = cpu::max_value(isa, buf.block_max.data(), nb);
+  if (top == std::numeric_limits<float>::infinity()) return argmax(logits, vocab);  // certain
   if (!(top > -std::numeric_limits<float>::infinity())) return -1;
   const int64_t padded = (nb + kBlock - 1) / kBlock * kBlock;
   buf.w.resize(padded);

@@ -118,6 +118,10 @@ TEST(Sampler, RejectionDrawFollowsSoftmax) {
   const int32_t any = sample_token(dead.data(), vocab, p, rng, scratch);
   EXPECT_GE(any, 0);
   EXPECT_LT(any, vocab);
+  // A +inf logit is certain.
+  logits[201] = std::numeric_limits<float>::infinity();
+  p.temperature = 1.0;
+  for (int d = 0; d < 20; ++d) EXPECT_EQ(sample_token(logits.data(), vocab, p, rng, scratch), 201);
 }
 
 class EngineSampling : public ::testing::Test {
