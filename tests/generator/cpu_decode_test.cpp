@@ -94,6 +94,19 @@ TEST(CpuKernels, LinearMatchesReferenceOnEveryIsa) {
         }
 }
 
+TEST(CpuKernels, TransposePanelsFollowsTheLayout) {
+  // Whole 16 x 16 tiles and a rest of inputs, two panels and a rest of rows (not transposed).
+  const int64_t in = 37, batch = 35;
+  auto x = random_floats(batch * in, 16);
+  std::vector<float> xt(2 * cpu::kPanel * in, -1);
+  cpu::transpose_panels(x.data(), batch, in, xt.data());
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t j = 0; j < cpu::kPanel; ++j)
+        ASSERT_EQ(xt[(p * in + i) * cpu::kPanel + j], x[(p * cpu::kPanel + j) * in + i])
+            << p << " " << i << " " << j;
+}
+
 TEST(CpuKernels, LinearWithCallersPanelsMatchesOwn) {
   // A caller's transpose_panels gives the same result as linear transposing x itself, for
   // any split of the rows between calls.
