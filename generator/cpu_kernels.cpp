@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "generator/cpu_exp.h"
+#include "generator/cpu_simd.h"
 
 // Every kernel is an always-inline template over the vector type, instantiated inside three
 // entry points with different target attributes (AVX-512, AVX2+FMA, baseline), so one source
@@ -16,14 +16,6 @@
 namespace dstc::generator::cpu {
 
 namespace {
-
-typedef float F4 __attribute__((vector_size(16)));
-typedef float F8 __attribute__((vector_size(32)));
-typedef float F16 __attribute__((vector_size(64)));
-
-#define DSTC_INLINE [[gnu::always_inline]] inline
-#define DSTC_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
-#define DSTC_AVX2 __attribute__((target("avx2,fma")))
 
 template <class V>
 constexpr int lanes() {

@@ -5,8 +5,8 @@
 #include <limits>
 #include <numbers>
 
-#include "generator/cpu_exp.h"
 #include "generator/cpu_kernels.h"
+#include "generator/cpu_simd.h"
 
 namespace dstc::generator {
 
@@ -27,12 +27,9 @@ uint64_t mix64(uint64_t z) {
 // ones: at batch 16 with a 32000-token vocabulary, the sampler was a third of a small model's
 // step. Within a 64-token block each lane adds its 4 weights in fp32 (relative error < 2e-7)
 // and the 16 lane sums are added in fp64: converting every weight to fp64 cost another third.
-typedef float F16 __attribute__((vector_size(64)));
-typedef float F8 __attribute__((vector_size(32)));
+using cpu::F16;
+using cpu::F8;
 typedef double D8 __attribute__((vector_size(64)));
-#define DSTC_INLINE [[gnu::always_inline]] inline
-#define DSTC_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
-#define DSTC_AVX2 __attribute__((target("avx2,fma")))
 
 // Tokens per block of the weights: the inverse-CDF draw walks block sums, then one block.
 constexpr int64_t kBlock = 64;

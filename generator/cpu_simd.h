@@ -1,0 +1,54 @@
+// What the torch-free CPU code shares to build one source for several instruction sets
+// (generator/cpu_kernels.cpp, generator/sampling.cpp): GCC vector types of 4, 8 and 16
+// floats, the target attributes of the AVX-512 and AVX2+FMA builds, and a vectorised exp.
+// Everything is inlined into the caller, so that its target attributes apply; vectors are
+// taken and returned by reference, because by value they would change the ABI between targets.
+//
+// exp_vec: Cody-Waite reduction x = n ln2 + r (ln2 split so that n * kLn2Hi is exact), exp(r)
+// by its Taylor polynomial to degree 7 (|r| <= ln2/2: relative error ~5e-9, below fp32
+// rounding), and n added to the exponent bits, as in Cephes' expf. The polynomial follows
+// Estrin's scheme: a dependency chain of 3 multiply-adds instead of Horner's 7 (the sampler's
+// loop was bound by latency, not arithmetic). Below -87.3, and for -inf and NaN, the result is
+// exactly 0 (2^n stays a normal number above); above 88.7 it is exp(88.7) ~ 3.3e38.
+#pragma once
+
+#include <cstdint>
+
+#define DSTC_INLINE [[gnu::always_inline]] inline
+#define DSTC_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define DSTC_AVX2 __attribute__((target("avx2,fma")))
+
+namespace dstc::generator::cpu {
+
+typedef float F4 __attribute__((vector_size(16)));
+typedef float F8 __attribute__((vector_size(32)));
+typedef float F16 __attribute__((vector_size(64)));
+
+template <class V>
+DSTC_INLINE void exp_vec(const V& x, V& out) {
+  typedef int32_t I __attribute__((vector_size(sizeof(V))));
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;  // 355/512
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  constexpr float kShifter = 0x1.8p23f;  // t + kShifter rounds t to an integer
+  constexpr float kLo = -87.3f, kHi = 88.7f;
+  const I in_range = x >= kLo;  // false for NaN
+  V xc = (V)((I)x & in_range);  // out-of-range lanes become 0, zeroed below
+  xc = xc > kHi ? V{} + kHi : xc;
+  const V t = xc * kLog2e + kShifter;
+  const V n = t - kShifter;
+  V r = xc - n * kLn2Hi;
+  r = r - n * kLn2Lo;
+  const V r2 = r * r;
+  const V r4 = r2 * r2;
+  const V p01 = r + 1.0f;
+  const V p23 = r * (1.0f / 6.0f) + 0.5f;
+  const V p45 = r * (1.0f / 120.0f) + 1.0f / 24.0f;
+  const V p67 = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
+  const V p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
+  const V shifter = V{} + kShifter;
+  const I scaled = (I)p + (((I)t - (I)shifter) << 23);
+  out = (V)(scaled & in_range);
+}
+
+}  // namespace dstc::generator::cpu
