@@ -9,14 +9,11 @@
 
 #include "common/file.h"
 #include "generator/model.h"
+#include "tests/generator/test_data.h"
 
 namespace dstc::generator {
 namespace {
 namespace fs = std::filesystem;
-
-std::string data_dir(const std::string& name) {
-  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
-}
 
 class TempDir {
  public:

@@ -18,13 +18,10 @@
 #include "generator/cpu_pool.h"
 #include "generator/model.h"
 #include "generator/sampling.h"
+#include "tests/generator/test_data.h"
 
 namespace dstc::generator {
 namespace {
-
-std::string data_dir(const std::string& name) {
-  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
-}
 
 std::vector<cpu::Isa> supported_isas() {
   std::vector<cpu::Isa> out = {cpu::Isa::kBaseline};
@@ -385,14 +382,7 @@ TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, CpuDecodeParity,
-                         ::testing::Values("tiny-qwen2", "tiny-llama-gqa", "tiny-llama3-tied"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Goldens, CpuDecodeParity, kGoldenCheckpoints, golden_test_name);
 
 TEST(CpuDecode, OnlyForFp32OnCpu) {
   auto m = load_causal_lm(data_dir("tiny-llama-gqa"), LoadOptions{.dtype = "bfloat16"});

@@ -10,13 +10,10 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "generator/engine.h"
+#include "tests/generator/test_data.h"
 
 namespace dstc::generator {
 namespace {
-
-std::string data_dir(const std::string& name) {
-  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
-}
 
 Json load_goldens(const std::string& name) {
   auto text = read_file(data_dir(name) + "/goldens.json");
@@ -182,14 +179,7 @@ TEST_P(ModelParity, EngineGreedyMatchesGoldens) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, ModelParity,
-                         ::testing::Values("tiny-qwen2", "tiny-llama-gqa", "tiny-llama3-tied"),
-                         [](const auto& info) {
-                           std::string s = info.param;
-                           for (char& ch : s)
-                             if (ch == '-') ch = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Goldens, ModelParity, kGoldenCheckpoints, golden_test_name);
 
 TEST(Model, ParameterNamesAreHuggingFaceNames) {
   auto ckpt = Checkpoint::open(data_dir("tiny-qwen2"));

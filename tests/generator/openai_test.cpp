@@ -5,13 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "generator/engine.h"
+#include "tests/generator/test_data.h"
 
 namespace dstc::generator {
 namespace {
-
-std::string data_dir(const std::string& name) {
-  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
-}
 
 TEST(OpenAIRequest, RoundTripsParams) {
   SamplingParams p;

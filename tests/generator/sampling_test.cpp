@@ -10,13 +10,10 @@
 
 #include "generator/engine.h"
 #include "generator/model.h"
+#include "tests/generator/test_data.h"
 
 namespace dstc::generator {
 namespace {
-
-std::string data_dir(const std::string& name) {
-  return std::string(DSTC_SOURCE_DIR) + "/tests/generator/data/" + name;
-}
 
 TEST(Rng, DeterministicAndUniform) {
   Rng a(42), b(42), c(43);
