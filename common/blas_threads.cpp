@@ -32,7 +32,8 @@ void set_blas_threads(int n) {
   static std::once_flag once;
   std::call_once(once, shorten_idle_spin);
   if (n <= 0) return;
-  if (auto set = lookup<void (*)(int)>("openblas_set_num_threads")) set(n);
+  static const auto set = lookup<void (*)(int)>("openblas_set_num_threads");
+  if (set != nullptr) set(n);
 }
 
 }  // namespace dstc
