@@ -122,8 +122,13 @@ torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& 
   }
   // fp32 from here on, autocast off: log-softmax over the vocabulary must not round.
   auto lp = logits.log_softmax(-1).gather(1, b.targets.unsqueeze(1)).squeeze(1);  // [N]
-  auto out = torch::zeros({b.batch}, lp.options());
-  return out.index_add(0, b.rows, lp);  // [B]
+  if (lp.is_cpu()) return torch::zeros({b.batch}, lp.options()).index_add(0, b.rows, lp);  // [B]
+  // Elsewhere each row's sum goes through a dense [B,T] tensor: CUDA's index_add sums with
+  // atomics, in a different order on every call (on an H200 the same forward's log-probs
+  // moved by up to 8e-6, and step 0 missed ln 2 in about 1 run of 3); a row reduction is
+  // deterministic. The CPU's index_add adds in order already, and keeps its results.
+  auto dense = torch::zeros({b.batch, b.ids.size(1)}, lp.options());
+  return dense.index_put({b.rows, b.cols}, lp).sum(1);  // [B]
 }
 
 // ---------------------------------------------------------------------------- LoRA
