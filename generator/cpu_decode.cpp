@@ -51,8 +51,8 @@ struct LinearJob {
   int64_t ldy;
   bool accumulate;
 };
-void parallel_linear(cpu::WorkerPool& pool, const float* x, const float* xt, int64_t batch,
-                     int64_t in, std::initializer_list<LinearJob> jobs) {
+void parallel_linear(cpu::WorkerPool& pool, bool parallel, const float* x, const float* xt,
+                     int64_t batch, int64_t in, std::initializer_list<LinearJob> jobs) {
   struct Chunk {
     const LinearJob* job;
     int64_t begin, end;
@@ -70,7 +70,7 @@ void parallel_linear(cpu::WorkerPool& pool, const float* x, const float* xt, int
     cpu::linear(x, batch, in, c.job->w, c.job->bias, c.begin, c.end, c.job->y, c.job->ldy,
                 c.job->accumulate, xt);
   };
-  pool.run(n, chunk, rows * in * batch >= kMinParallelWork);
+  pool.run(n, chunk, parallel && rows * in * batch >= kMinParallelWork);
 }
 
 // out[b] = w * (x[b] * rsqrt(mean(x[b]^2) + eps)) for rows b of x [batch, dim], as RMSNormImpl.
@@ -97,13 +97,16 @@ void rope(float* x, int64_t d, const float* cos, const float* sin) {
 
 }  // namespace
 
-CpuDecoder::CpuDecoder(CpuModelView model) : m_(std::move(model)) {}
+CpuDecoder::CpuDecoder(CpuModelView model) : m_(std::move(model)) {
+  const int64_t C = m_.hidden, Hd = m_.heads * m_.head_dim, KVd = m_.kv_heads * m_.head_dim;
+  const int64_t per_layer = 2 * C * Hd + 2 * C * KVd + 3 * C * m_.intermediate;  // weights
+  layer_bytes_ = static_cast<int64_t>(m_.layers.size()) * per_layer * int64_t{sizeof(float)};
+}
 
 void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache,
                       float* logits, cpu::WorkerPool& pool) {
   const int64_t B = batch, C = m_.hidden, I = m_.intermediate, H = m_.heads, KV = m_.kv_heads;
   const int64_t d = m_.head_dim, R = H / KV, V = m_.vocab, cap = cache.capacity;
-  const int64_t slot = cache.length;
   x_.resize(B * C);
   xn_.resize(B * C);
   q_.resize(B * H * d);
@@ -126,22 +129,61 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
       sin_[b * d / 2 + i] = std::sin(f);
     }
   }
+
+  // Small models at batch 2 * threads and more: each thread takes its share of the rows
+  // through every layer, with no hand-off between the threads until the output layer. Split
+  // by weight rows instead, every phase of a layer (five per layer) ends with the threads
+  // waiting for each other and reading the outputs the other core wrote, which at S's
+  // 10-50 us phases cost as much as the second core saves. Each thread then reads all of
+  // the layers' weights, so only where they are few (row_split_bytes_).
+  const int64_t T = pool.threads();
+  if (T > 1 && B >= 2 * T && layer_bytes_ <= row_split_bytes_) {
+    if (static_cast<int64_t>(xt_parts_.size()) < T) xt_parts_.resize(T);
+    pool.run(T, [&](int64_t t) {
+      const int64_t b0 = B * t / T, b1 = B * (t + 1) / T;
+      layers(b0, b1 - b0, cache, pool, false, xt_parts_[t]);
+    });
+  } else {
+    layers(0, B, cache, pool, true, xt_);
+  }
+  rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());
+  parallel_linear(pool, true, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
+                  {{m_.lm_head, nullptr, V, logits, V, false}});
+}
+
+// Rows [b0, b0 + B) of the batch through every layer: x_ holds their embeddings on entry and
+// their residual stream on exit. Every buffer is row-major, so a range of rows is a block of
+// each; xt is this range's own panel buffer.
+void CpuDecoder::layers(int64_t b0, int64_t B, const CpuCacheView& cache, cpu::WorkerPool& pool,
+                        bool parallel, std::vector<float>& xt) {
+  const int64_t C = m_.hidden, I = m_.intermediate, H = m_.heads, KV = m_.kv_heads;
+  const int64_t d = m_.head_dim, R = H / KV, cap = cache.capacity, slot = cache.length;
+  float* x = &x_[b0 * C];
+  float* xn = &xn_[b0 * C];
+  float* q = &q_[b0 * H * d];
+  float* att = &att_[b0 * H * d];
+  float* k = &k_[b0 * KV * d];
+  float* v = &v_[b0 * KV * d];
+  float* gate = &gate_[b0 * I];
+  float* up = &up_[b0 * I];
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   const float neg_inf = -std::numeric_limits<float>::infinity();
 
   // Each phase reads the previous one's output whole, so phases run one after another, each
-  // split into chunks on the pool; RMSNorm is cheap and runs on the calling thread.
+  // split into chunks on the pool (when `parallel`); RMSNorm is cheap and runs on the
+  // calling thread.
   for (size_t l = 0; l < m_.layers.size(); ++l) {
     const auto& L = m_.layers[l];
-    rms_norm(x_.data(), B, C, L.input_norm, m_.rms_eps, xn_.data());
-    parallel_linear(pool, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
-                    {{L.q, L.q_bias, H * d, q_.data(), H * d, false},
-                     {L.k, L.k_bias, KV * d, k_.data(), KV * d, false},
-                     {L.v, L.v_bias, KV * d, v_.data(), KV * d, false}});
-    // Attention: one item per (row, kv head) with its R query heads.
+    rms_norm(x, B, C, L.input_norm, m_.rms_eps, xn);
+    parallel_linear(pool, parallel, xn, panels(xn, B, C, xt), B, C,
+                    {{L.q, L.q_bias, H * d, q, H * d, false},
+                     {L.k, L.k_bias, KV * d, k, KV * d, false},
+                     {L.v, L.v_bias, KV * d, v, KV * d, false}});
+    // Attention: one item per (row, kv head) with its R query heads; b is the row in the
+    // whole batch.
     auto attend = [&](int64_t item) {
-      const int64_t b = item / KV, g = item % KV;
-      float* scores = &scores_[item * R * cap];
+      const int64_t b = b0 + item / KV, g = item % KV;
+      float* scores = &scores_[(b * KV + g) * R * cap];
       const float* c = &cos_[b * d / 2];
       const float* s = &sin_[b * d / 2];
       float* kc = cache.k[l] + (b * KV + g) * cap * d;  // [cap, d]
@@ -171,27 +213,32 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
         cpu::weighted_rows(sc, slot + 1, vc, d, d, &att_[(b * H + g * R + r) * d]);
       }
     };
-    // Each item also costs calls and RoPE worth about 2048 multiply-adds: S's 64 items at
-    // batch 16 then run in parallel, and batch 1's 4 items do not.
-    pool.run(B * KV, attend, B * KV * (R * (slot + 1) * d * 2 + 2048) >= kMinParallelWork);
-    parallel_linear(pool, att_.data(), panels(att_.data(), B, H * d, xt_), B, H * d,
-                    {{L.o, L.o_bias, C, x_.data(), C, true}});
-    rms_norm(x_.data(), B, C, L.post_norm, m_.rms_eps, xn_.data());
-    const float* xnt = panels(xn_.data(), B, C, xt_);
+    // A chunk is a row's kv heads (from 4 rows on): each item prefetches the next, which is
+    // then the same thread's, not the one the other thread happened to claim (at batch 16
+    // on 2 threads, S's attention took 125 us a step instead of 180). Each item also costs
+    // calls, RoPE and cache misses worth about 4096 multiply-adds: S's 64 items at batch 16
+    // then run in parallel, and batch 1's 4 items do not.
+    const int64_t per = B >= 4 ? KV : 1;
+    auto attend_chunk = [&](int64_t c) {
+      for (int64_t i = c * per; i < (c + 1) * per; ++i) attend(i);
+    };
+    pool.run(B * KV / per, attend_chunk,
+             parallel && B * KV * (R * (slot + 1) * d * 2 + 4096) >= kMinParallelWork);
+    parallel_linear(pool, parallel, att, panels(att, B, H * d, xt), B, H * d,
+                    {{L.o, L.o_bias, C, x, C, true}});
+    rms_norm(x, B, C, L.post_norm, m_.rms_eps, xn);
+    const float* xnt = panels(xn, B, C, xt);
     const int64_t mlp_step = chunk_rows(I, C, B);
     auto gate_up = [&](int64_t chunk) {
       const int64_t i0 = chunk * mlp_step, i1 = std::min(I, i0 + mlp_step);
-      cpu::linear(xn_.data(), B, C, L.gate, L.gate_bias, i0, i1, gate_.data(), I, false, xnt);
-      cpu::linear(xn_.data(), B, C, L.up, L.up_bias, i0, i1, up_.data(), I, false, xnt);
-      for (int64_t b = 0; b < B; ++b) cpu::silu_mul(&gate_[b * I + i0], &up_[b * I + i0], i1 - i0);
+      cpu::linear(xn, B, C, L.gate, L.gate_bias, i0, i1, gate, I, false, xnt);
+      cpu::linear(xn, B, C, L.up, L.up_bias, i0, i1, up, I, false, xnt);
+      for (int64_t b = 0; b < B; ++b) cpu::silu_mul(gate + b * I + i0, up + b * I + i0, i1 - i0);
     };
-    pool.run((I + mlp_step - 1) / mlp_step, gate_up, 2 * I * C * B >= kMinParallelWork);
-    parallel_linear(pool, gate_.data(), panels(gate_.data(), B, I, xt_), B, I,
-                    {{L.down, L.down_bias, C, x_.data(), C, true}});
+    pool.run((I + mlp_step - 1) / mlp_step, gate_up, parallel && 2 * I * C * B >= kMinParallelWork);
+    parallel_linear(pool, parallel, gate, panels(gate, B, I, xt), B, I,
+                    {{L.down, L.down_bias, C, x, C, true}});
   }
-  rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());
-  parallel_linear(pool, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
-                  {{m_.lm_head, nullptr, V, logits, V, false}});
 }
 
 }  // namespace dstc::generator

@@ -54,14 +54,27 @@ class CpuDecoder {
             cpu::WorkerPool& pool);
 
   const CpuModelView& model() const { return m_; }
+  // Layers' weights (bytes) up to which a multi-threaded step at batch >= 2 * threads gives
+  // each thread a share of the rows rather than of every layer's weight rows (step()); tests
+  // set 0 (never) and INT64_MAX (always) to run both ways.
+  void set_row_split_bytes(int64_t bytes) { row_split_bytes_ = bytes; }
 
  private:
+  // Rows [b0, b0 + n) through every layer; `parallel` splits each phase on the pool.
+  void layers(int64_t b0, int64_t n, const CpuCacheView& cache, cpu::WorkerPool& pool,
+              bool parallel, std::vector<float>& xt);
+
   CpuModelView m_;
+  int64_t layer_bytes_ = 0;  // all layers' weight matrices
+  // S's layers (3.2 MB) gain from the row split; M's (101 MB) would be streamed once per
+  // thread.
+  int64_t row_split_bytes_ = int64_t{4} << 20;
   // Scratch reused between steps: x residual stream [B,C]; xn normed input [B,C];
   // q/att [B,H*d]; k/v [B,KV*d]; gate/up [B,I]; scores [B*KV, H/KV, capacity];
   // cos/sin [B, d/2]; xt the input of the current linear layer in panels of x^T (batches of
   // cpu::kPanel rows and more).
   std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_, cos_, sin_, xt_;
+  std::vector<std::vector<float>> xt_parts_;  // a panel buffer per share of rows
 };
 
 }  // namespace dstc::generator

@@ -165,11 +165,13 @@ std::pair<torch::Tensor, torch::Tensor> CausalLMImpl::rope(const torch::Tensor& 
 KvCache CausalLMImpl::make_cache(int64_t batch, int64_t capacity) {
   KvCache cache;
   auto opts = torch::TensorOptions().device(device()).dtype(dtype());
+  // Zeroed, not empty: on the CPU an empty cache's pages are first touched by the decode
+  // steps that write their slots, each fault costing more than a step's attention reads.
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     cache.k.push_back(
-        torch::empty({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
+        torch::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
     cache.v.push_back(
-        torch::empty({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
+        torch::zeros({batch, config_.num_key_value_heads, capacity, config_.head_dim}, opts));
   }
   cache.key_valid = torch::zeros({batch, capacity}, opts.dtype(torch::kBool));
   cache.next_position = torch::zeros({batch}, opts.dtype(torch::kInt64));

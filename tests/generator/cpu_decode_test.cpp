@@ -343,25 +343,35 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
   }
 }
 
-// Batches of 16 rows and more take the panel kernel (rows 0-15 here) and the dot-product
-// kernel for the rest (rows 16-17); left padding on some rows.
+// Batches of 16 rows and more take the panel kernel (rows 0-15 of 18) and the dot-product
+// kernel for the rest (rows 16-17); left padding on some rows. On 2 threads each layer is
+// split by weight rows or (row_split_bytes) by batch rows: halves of 9 rows take the
+// dot-product kernel, halves of 17 rows (batch 34) one panel each.
 TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
   auto m = load_causal_lm(data_dir(GetParam()));
   ASSERT_TRUE(m.has_value()) << m.error().message();
   auto& model = *m;
   auto decoder = make_cpu_decoder(*model);
   ASSERT_NE(decoder, nullptr);
-  const int64_t vocab = model->config().vocab_size, B = 18, T = 4;
+  const int64_t vocab = model->config().vocab_size, T = 4;
   torch::NoGradGuard no_grad;
-  auto input = torch::zeros({B, T}, torch::kInt64);
-  auto mask = torch::ones({B, T}, torch::kInt64);
-  for (int64_t r = 0; r < B; ++r) {
-    for (int64_t t = 0; t < T; ++t) input[r][t] = (1 + r * 37 + t * 11) % vocab;
-    if (r % 5 == 2) mask[r][0] = 0;
-  }
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(std::to_string(threads) + " threads");
-    cpu::WorkerPool pool(threads);
+  struct Run {
+    int threads;
+    int64_t batch, row_split_bytes;
+  };
+  const int64_t kAlways = std::numeric_limits<int64_t>::max();
+  for (const Run& run : {Run{1, 18, 0}, Run{2, 18, 0}, Run{2, 18, kAlways}, Run{2, 34, kAlways}}) {
+    const int64_t B = run.batch;
+    SCOPED_TRACE(std::to_string(run.threads) + " threads, batch " + std::to_string(B) +
+                 (run.row_split_bytes > 0 ? ", rows split" : ""));
+    decoder->set_row_split_bytes(run.row_split_bytes);
+    cpu::WorkerPool pool(run.threads);
+    auto input = torch::zeros({B, T}, torch::kInt64);
+    auto mask = torch::ones({B, T}, torch::kInt64);
+    for (int64_t r = 0; r < B; ++r) {
+      for (int64_t t = 0; t < T; ++t) input[r][t] = (1 + r * 37 + t * 11) % vocab;
+      if (r % 5 == 2) mask[r][0] = 0;
+    }
     KvCache a = model->make_cache(B, T + 8);
     auto logits_a = model->forward(input, mask, {}, &a).select(1, -1);
     KvCache b = clone(a);
