@@ -49,7 +49,9 @@ class CpuDecoder {
 
   // tokens [batch] -> logits [batch, vocab] (row-major). Writes the new keys and values at
   // slot cache.length (< capacity) of every row; the caller marks that slot valid and advances
-  // length and next_position. The pool's threads share every layer's rows.
+  // length and next_position. The pool's threads share every layer's weight rows, or for
+  // small models (set_row_split_bytes) the batch's rows through the layers, and then the
+  // output layer's weight rows.
   void step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache, float* logits,
             cpu::WorkerPool& pool);
 

@@ -121,7 +121,7 @@ torch::Tensor sequence_logps(generator::CausalLMImpl& model, const PackedBatch& 
     logits = model.logits_from_hidden(h).to(torch::kFloat32);  // [N,V]
   }
   // fp32 from here on, autocast off: log-softmax over the vocabulary must not round.
-  auto lp = logits.log_softmax(-1).gather(1, b.targets.unsqueeze(1)).squeeze(1);  // [N]
+  auto lp = logits.log_softmax(-1).gather(1, b.targets.unsqueeze(1)).squeeze(1);           // [N]
   if (lp.is_cpu()) return torch::zeros({b.batch}, lp.options()).index_add(0, b.rows, lp);  // [B]
   // Elsewhere each row's sum goes through a dense [B,T] tensor: CUDA's index_add sums with
   // atomics, in a different order on every call (on an H200 the same forward's log-probs
