@@ -529,20 +529,6 @@ DSTC_AVX512 void transpose_panels_avx512(const float* x, int64_t batch, int64_t 
   transpose_panels_scalar(x, batch, in, xt, tiles);
 }
 
-// Calls the build of a kernel for `isa` (the CPU must support it).
-template <class Fn, class... Args>
-auto dispatch(Isa isa, Fn* avx512, Fn* avx2, Fn* baseline, Args... args) {
-  switch (isa) {
-    case Isa::kAvx512:
-      return avx512(args...);
-    case Isa::kAvx2:
-      return avx2(args...);
-    case Isa::kBaseline:
-      break;
-  }
-  return baseline(args...);
-}
-
 Isa detect() {
   __builtin_cpu_init();
   Isa best = Isa::kBaseline;

@@ -1,6 +1,7 @@
 // What the torch-free CPU code shares to build one source for several instruction sets
 // (generator/cpu_kernels.cpp, generator/sampling.cpp): GCC vector types of 4, 8 and 16
-// floats, the target attributes of the AVX-512 and AVX2+FMA builds, and a vectorised exp.
+// floats, the target attributes of the AVX-512 and AVX2+FMA builds, the call of one build by
+// Isa, and a vectorised exp.
 // Everything is inlined into the caller, so that its target attributes apply; vectors are
 // taken and returned by reference, because by value they would change the ABI between targets.
 //
@@ -14,6 +15,8 @@
 
 #include <cstdint>
 
+#include "generator/cpu_kernels.h"
+
 #define DSTC_INLINE [[gnu::always_inline]] inline
 #define DSTC_AVX512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
 #define DSTC_AVX2 __attribute__((target("avx2,fma")))
@@ -23,6 +26,20 @@ namespace dstc::generator::cpu {
 typedef float F4 __attribute__((vector_size(16)));
 typedef float F8 __attribute__((vector_size(32)));
 typedef float F16 __attribute__((vector_size(64)));
+
+// Calls the build of a kernel for `isa` (the CPU must support it).
+template <class Fn, class... Args>
+auto dispatch(Isa isa, Fn* avx512, Fn* avx2, Fn* baseline, Args... args) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return avx512(args...);
+    case Isa::kAvx2:
+      return avx2(args...);
+    case Isa::kBaseline:
+      break;
+  }
+  return baseline(args...);
+}
 
 template <class V>
 DSTC_INLINE void exp_vec(const V& x, V& out) {

@@ -83,15 +83,8 @@ void softmax_weights_baseline(const float* logits, int64_t n, float max_logit, f
 // room for n rounded up to kBlock.
 void softmax_weights(cpu::Isa isa, const float* logits, int64_t n, float max_logit,
                      float inv_temperature, float* w, double* block_sums) {
-  switch (isa) {
-    case cpu::Isa::kAvx512:
-      return softmax_weights_avx512(logits, n, max_logit, inv_temperature, w, block_sums);
-    case cpu::Isa::kAvx2:
-      return softmax_weights_avx2(logits, n, max_logit, inv_temperature, w, block_sums);
-    case cpu::Isa::kBaseline:
-      break;
-  }
-  softmax_weights_baseline(logits, n, max_logit, inv_temperature, w, block_sums);
+  cpu::dispatch(isa, softmax_weights_avx512, softmax_weights_avx2, softmax_weights_baseline, logits,
+                n, max_logit, inv_temperature, w, block_sums);
 }
 
 struct Scratch {
