@@ -22,8 +22,8 @@ constexpr int64_t kMinChunkWork = 1 << 16;
 // multiples of a block. The kernels prefetch the next block's weights, so a chunk's first
 // block starts cold. Against the earlier 16-row chunks, batch 16 on 2 threads gained ~6% on
 // M and ~5% on S (bench_generate).
-int64_t chunk_rows(int64_t rows, int64_t in, int64_t batch) {
-  const int64_t block = batch >= cpu::kPanel ? 16 : 4;
+int64_t chunk_rows(int64_t rows, int64_t in, int64_t batch, bool packed) {
+  const int64_t block = packed ? cpu::kRowBlock : batch >= cpu::kPanel ? 16 : 4;
   const int64_t least =
       std::max<int64_t>(4 * block, (kMinChunkWork + in * batch - 1) / (in * batch));
   return (std::max(least, (rows + 31) / 32) + block - 1) / block * block;
@@ -42,9 +42,21 @@ const float* panels(const float* x, int64_t batch, int64_t in, std::vector<float
 // mid-chunk would hold the step for a time slice.
 constexpr int64_t kMinParallelWork = 1 << 18;
 
+// Output rows [begin, end) of a linear layer (cpu::linear): through the weight's packed copy
+// when it has one (empty: none).
+void linear_part(const float* x, const float* xt, int64_t batch, int64_t in, const float* w,
+                 const cpu::PackedRows& packed, const float* bias, int64_t begin, int64_t end,
+                 float* y, int64_t ldy, bool accumulate) {
+  if (packed.data() != nullptr)
+    cpu::linear_packed(x, batch, packed, bias, begin, end, y, ldy, accumulate, xt);
+  else
+    cpu::linear(x, batch, in, w, bias, begin, end, y, ldy, accumulate, xt);
+}
+
 // Runs several independent linear layers (the same input) split into row chunks on the pool.
 struct LinearJob {
   const float* w;
+  const cpu::PackedRows& packed;  // w's packed copy, or empty
   const float* bias;
   int64_t rows;
   float* y;
@@ -60,15 +72,15 @@ void parallel_linear(cpu::WorkerPool& pool, bool parallel, const float* x, const
   Chunk chunks[128];  // <= 33 per job
   int64_t n = 0;
   for (const LinearJob& j : jobs) {
-    const int64_t step = chunk_rows(j.rows, in, batch);
+    const int64_t step = chunk_rows(j.rows, in, batch, j.packed.data() != nullptr);
     for (int64_t r = 0; r < j.rows; r += step) chunks[n++] = {&j, r, std::min(j.rows, r + step)};
   }
   int64_t rows = 0;
   for (const LinearJob& j : jobs) rows += j.rows;
   auto chunk = [&](int64_t i) {
-    const Chunk& c = chunks[i];
-    cpu::linear(x, batch, in, c.job->w, c.job->bias, c.begin, c.end, c.job->y, c.job->ldy,
-                c.job->accumulate, xt);
+    const LinearJob& j = *chunks[i].job;
+    linear_part(x, xt, batch, in, j.w, j.packed, j.bias, chunks[i].begin, chunks[i].end, j.y, j.ldy,
+                j.accumulate);
   };
   pool.run(n, chunk, parallel && rows * in * batch >= kMinParallelWork);
 }
@@ -101,6 +113,29 @@ CpuDecoder::CpuDecoder(CpuModelView model) : m_(std::move(model)) {
   const int64_t C = m_.hidden, Hd = m_.heads * m_.head_dim, KVd = m_.kv_heads * m_.head_dim;
   const int64_t per_layer = 2 * C * Hd + 2 * C * KVd + 3 * C * m_.intermediate;  // weights
   layer_bytes_ = static_cast<int64_t>(m_.layers.size()) * per_layer * int64_t{sizeof(float)};
+  set_max_packed_bytes(kDefaultMaxPackedBytes);
+}
+
+// The default, 64 MB: each copy doubles the memory of what it copies, and the gain shrinks
+// with size. Measured on a 32000-row output layer at batch 16 against cpu::linear: 1.15x at
+// 128 inputs (16 MB), 1.3x at 256 and 384, equal at 512 (65 MB), 0.93x at 768 (98 MB): the
+// large ones stream from memory rather than L3, and there the row-major kernel's 16
+// concurrent streams get more of it than one stream with software prefetches. S's layers
+// (3.2 MB) at 8 rows, a thread's share at batch 16 on two threads: 1.2-1.8x (no horizontal
+// sums).
+void CpuDecoder::set_max_packed_bytes(int64_t bytes) {
+  const int64_t C = m_.hidden, I = m_.intermediate, Hd = m_.heads * m_.head_dim;
+  const int64_t KVd = m_.kv_heads * m_.head_dim;
+  lm_head_packed_ = {};
+  layers_packed_.clear();
+  if (m_.vocab * C * int64_t{sizeof(float)} <= bytes)
+    lm_head_packed_ = cpu::PackedRows(m_.lm_head, m_.vocab, C);
+  if (layer_bytes_ <= bytes)
+    for (const auto& l : m_.layers)
+      layers_packed_.push_back({cpu::PackedRows(l.q, Hd, C), cpu::PackedRows(l.k, KVd, C),
+                                cpu::PackedRows(l.v, KVd, C), cpu::PackedRows(l.o, C, Hd),
+                                cpu::PackedRows(l.gate, I, C), cpu::PackedRows(l.up, I, C),
+                                cpu::PackedRows(l.down, C, I)});
 }
 
 void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache,
@@ -148,7 +183,7 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
   }
   rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());
   parallel_linear(pool, true, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
-                  {{m_.lm_head, nullptr, V, logits, V, false}});
+                  {{m_.lm_head, lm_head_packed_, nullptr, V, logits, V, false}});
 }
 
 // Rows [b0, b0 + B) of the batch through every layer: x_ holds their embeddings on entry and
@@ -172,13 +207,15 @@ void CpuDecoder::layers(int64_t b0, int64_t B, const CpuCacheView& cache, cpu::W
   // Each phase reads the previous one's output whole, so phases run one after another, each
   // split into chunks on the pool (when `parallel`); RMSNorm is cheap and runs on the
   // calling thread.
+  static const PackedLayer kNone;
   for (size_t l = 0; l < m_.layers.size(); ++l) {
     const auto& L = m_.layers[l];
+    const PackedLayer& P = layers_packed_.empty() ? kNone : layers_packed_[l];
     rms_norm(x, B, C, L.input_norm, m_.rms_eps, xn);
     parallel_linear(pool, parallel, xn, panels(xn, B, C, xt), B, C,
-                    {{L.q, L.q_bias, H * d, q, H * d, false},
-                     {L.k, L.k_bias, KV * d, k, KV * d, false},
-                     {L.v, L.v_bias, KV * d, v, KV * d, false}});
+                    {{L.q, P.q, L.q_bias, H * d, q, H * d, false},
+                     {L.k, P.k, L.k_bias, KV * d, k, KV * d, false},
+                     {L.v, P.v, L.v_bias, KV * d, v, KV * d, false}});
     // Attention: one item per (row, kv head) with its R query heads; b is the row in the
     // whole batch.
     auto attend = [&](int64_t item) {
@@ -225,19 +262,19 @@ void CpuDecoder::layers(int64_t b0, int64_t B, const CpuCacheView& cache, cpu::W
     pool.run(B * KV / per, attend_chunk,
              parallel && B * KV * (R * (slot + 1) * d * 2 + 4096) >= kMinParallelWork);
     parallel_linear(pool, parallel, att, panels(att, B, H * d, xt), B, H * d,
-                    {{L.o, L.o_bias, C, x, C, true}});
+                    {{L.o, P.o, L.o_bias, C, x, C, true}});
     rms_norm(x, B, C, L.post_norm, m_.rms_eps, xn);
     const float* xnt = panels(xn, B, C, xt);
-    const int64_t mlp_step = chunk_rows(I, C, B);
+    const int64_t mlp_step = chunk_rows(I, C, B, P.gate.data() != nullptr);
     auto gate_up = [&](int64_t chunk) {
       const int64_t i0 = chunk * mlp_step, i1 = std::min(I, i0 + mlp_step);
-      cpu::linear(xn, B, C, L.gate, L.gate_bias, i0, i1, gate, I, false, xnt);
-      cpu::linear(xn, B, C, L.up, L.up_bias, i0, i1, up, I, false, xnt);
+      linear_part(xn, xnt, B, C, L.gate, P.gate, L.gate_bias, i0, i1, gate, I, false);
+      linear_part(xn, xnt, B, C, L.up, P.up, L.up_bias, i0, i1, up, I, false);
       for (int64_t b = 0; b < B; ++b) cpu::silu_mul(gate + b * I + i0, up + b * I + i0, i1 - i0);
     };
     pool.run((I + mlp_step - 1) / mlp_step, gate_up, parallel && 2 * I * C * B >= kMinParallelWork);
     parallel_linear(pool, parallel, gate, panels(gate, B, I, xt), B, I,
-                    {{L.down, L.down_bias, C, x, C, true}});
+                    {{L.down, P.down, L.down_bias, C, x, C, true}});
   }
 }
 

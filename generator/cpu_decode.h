@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "generator/cpu_packed.h"
 #include "generator/cpu_pool.h"
 
 namespace dstc::generator {
@@ -60,6 +61,11 @@ class CpuDecoder {
   // each thread a share of the rows rather than of every layer's weight rows (step()); tests
   // set 0 (never) and INT64_MAX (always) to run both ways.
   void set_row_split_bytes(int64_t bytes) { row_split_bytes_ = bytes; }
+  // Weight groups (the output layer; all layers' matrices together) up to this size (bytes)
+  // get packed copies (generator/cpu_packed.h) that the steps read instead; larger ones are
+  // read where they are. The default is kDefaultMaxPackedBytes; tests set 0 to run without.
+  void set_max_packed_bytes(int64_t bytes);
+  static constexpr int64_t kDefaultMaxPackedBytes = int64_t{64} << 20;
 
  private:
   // Rows [b0, b0 + n) through every layer; `parallel` splits each phase on the pool.
@@ -67,6 +73,13 @@ class CpuDecoder {
               bool parallel, std::vector<float>& xt);
 
   CpuModelView m_;
+  // Copies of the weight matrices in row blocks (generator/cpu_packed.h), read instead of the
+  // model's (set_max_packed_bytes). Empty: the model's own.
+  struct PackedLayer {
+    cpu::PackedRows q, k, v, o, gate, up, down;
+  };
+  cpu::PackedRows lm_head_packed_;
+  std::vector<PackedLayer> layers_packed_;
   int64_t layer_bytes_ = 0;  // all layers' weight matrices
   // S's layers (3.2 MB) gain from the row split; M's (101 MB) would be streamed once per
   // thread.

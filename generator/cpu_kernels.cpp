@@ -17,16 +17,6 @@ namespace dstc::generator::cpu {
 
 namespace {
 
-template <class V>
-constexpr int lanes() {
-  return static_cast<int>(sizeof(V) / sizeof(float));
-}
-
-template <class V>
-DSTC_INLINE void load(V& v, const float* p) {
-  __builtin_memcpy(&v, p, sizeof(V));
-}
-
 // Sum of the lanes by halving (a fixed order).
 DSTC_INLINE float hsum(const F4& v) { return (v[0] + v[2]) + (v[1] + v[3]); }
 DSTC_INLINE float hsum(const F8& v) {
@@ -79,28 +69,6 @@ DSTC_INLINE void reduce_lanes(V* v) {
 }
 
 constexpr int pow2_ceil(int n) { return n <= 1 ? 1 : 2 * pow2_ceil((n + 1) / 2); }
-
-// One butterfly stage of an LxL transpose: rows i and i+S (bit S of i clear) swap the lane
-// blocks that differ in bit S, so that element (row, lane) moves to the position with bit S
-// of row and lane exchanged.
-template <class V, int S, size_t... J>
-DSTC_INLINE void transpose_stage(V& a, V& b, std::index_sequence<J...>) {
-  constexpr int L = lanes<V>();
-  V lo = __builtin_shufflevector(a, b, ((J & S) ? L + J - S : J)...);
-  V hi = __builtin_shufflevector(a, b, ((J & S) ? L + J : J + S)...);
-  a = lo;
-  b = hi;
-}
-template <class V, int S = 1>
-DSTC_INLINE void transpose(V* v) {  // v[L]: v[r][c] -> v[c][r]
-  constexpr int L = lanes<V>();
-  if constexpr (S < L) {
-#pragma GCC unroll 16
-    for (int i = 0; i < L; ++i)
-      if ((i & S) == 0) transpose_stage<V, S>(v[i], v[i + S], std::make_index_sequence<L>());
-    transpose<V, S * 2>(v);
-  }
-}
 
 // kRows weight rows times kBatch input rows: every weight vector loaded once feeds kBatch
 // FMAs; kRows*kBatch independent accumulators hide the FMA latency. The next block's weight

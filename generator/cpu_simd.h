@@ -1,7 +1,7 @@
 // What the torch-free CPU code shares to build one source for several instruction sets
 // (generator/cpu_kernels.cpp, generator/sampling.cpp): GCC vector types of 4, 8 and 16
 // floats, the target attributes of the AVX-512 and AVX2+FMA builds, the call of one build by
-// Isa, and a vectorised exp.
+// Isa, vector loads, an LxL transpose in registers, and a vectorised exp.
 // Everything is inlined into the caller, so that its target attributes apply; vectors are
 // taken and returned by reference, because by value they would change the ABI between targets.
 //
@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "generator/cpu_kernels.h"
 
@@ -39,6 +40,38 @@ auto dispatch(Isa isa, Fn* avx512, Fn* avx2, Fn* baseline, Args... args) {
       break;
   }
   return baseline(args...);
+}
+
+template <class V>
+constexpr int lanes() {
+  return static_cast<int>(sizeof(V) / sizeof(float));
+}
+
+template <class V>
+DSTC_INLINE void load(V& v, const float* p) {
+  __builtin_memcpy(&v, p, sizeof(V));
+}
+
+// One butterfly stage of an LxL transpose: rows i and i+S (bit S of i clear) swap the lane
+// blocks that differ in bit S, so that element (row, lane) moves to the position with bit S
+// of row and lane exchanged.
+template <class V, int S, size_t... J>
+DSTC_INLINE void transpose_stage(V& a, V& b, std::index_sequence<J...>) {
+  constexpr int L = lanes<V>();
+  V lo = __builtin_shufflevector(a, b, ((J & S) ? L + J - S : J)...);
+  V hi = __builtin_shufflevector(a, b, ((J & S) ? L + J : J + S)...);
+  a = lo;
+  b = hi;
+}
+template <class V, int S = 1>
+DSTC_INLINE void transpose(V* v) {  // v[L]: v[r][c] -> v[c][r]
+  constexpr int L = lanes<V>();
+  if constexpr (S < L) {
+#pragma GCC unroll 16
+    for (int i = 0; i < L; ++i)
+      if ((i & S) == 0) transpose_stage<V, S>(v[i], v[i + S], std::make_index_sequence<L>());
+    transpose<V, S * 2>(v);
+  }
 }
 
 template <class V>

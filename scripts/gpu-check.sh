@@ -273,12 +273,13 @@ CXXFLAGS="-std=c++20 -O2 -fPIC -w $ABI_FLAG $INC $TORCH_INC"
 SOURCES=(common/error.cpp common/json.cpp common/file.cpp common/blas_threads.cpp generator/checkpoint.cpp
   generator/model.cpp generator/sampling.cpp generator/engine.cpp)
 # The hand-written CPU decode path, with generator/CMakeLists.txt's per-file flags: FMA
-# contraction for cpu_kernels.cpp and sampling.cpp (bit-identical softmax weights on the AVX2
-# and AVX-512 targets).
-SOURCES+=(generator/cpu_decode.cpp generator/cpu_kernels.cpp generator/cpu_pool.cpp)
+# contraction for cpu_kernels.cpp, cpu_packed.cpp and sampling.cpp (bit-identical softmax
+# weights on the AVX2 and AVX-512 targets).
+SOURCES+=(generator/cpu_decode.cpp generator/cpu_kernels.cpp generator/cpu_packed.cpp
+  generator/cpu_pool.cpp)
 file_flags() {
   case "$(basename "$1")" in
-    sampling.cpp | cpu_kernels.cpp) echo "-ffp-contract=fast" ;;
+    sampling.cpp | cpu_kernels.cpp | cpu_packed.cpp) echo "-ffp-contract=fast" ;;
   esac
 }
 # The OpenMP runtime LibTorch already uses: the wheel's bundled libgomp if any, else gcc's.

@@ -23,21 +23,6 @@
 namespace dstc::generator {
 namespace {
 
-std::vector<cpu::Isa> supported_isas() {
-  std::vector<cpu::Isa> out = {cpu::Isa::kBaseline};
-  if (cpu::detected_isa() != cpu::Isa::kBaseline) out.push_back(cpu::Isa::kAvx2);
-  if (cpu::detected_isa() == cpu::Isa::kAvx512) out.push_back(cpu::Isa::kAvx512);
-  return out;
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist;
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
 // Every index runs exactly once per job, whatever the threads and however jobs follow each
 // other (quick successions and pauses long enough for the helpers to sleep).
 TEST(WorkerPool, RunsEveryIndexOnce) {
@@ -298,7 +283,7 @@ class CpuDecodeParity : public ::testing::TestWithParam<std::string> {};
 
 // Left-padded prompts prefilled by LibTorch, then decode steps by LibTorch and by the fast
 // path on two copies of the cache: the same logits (1e-4) and the same greedy tokens, also
-// after a row leaves the batch.
+// after a row leaves the batch; with the decoder's packed weight copies and without.
 TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
   auto m = load_causal_lm(data_dir(GetParam()));
   ASSERT_TRUE(m.has_value()) << m.error().message();
@@ -307,46 +292,49 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
   ASSERT_NE(decoder, nullptr);
   const int64_t vocab = model->config().vocab_size;
   torch::NoGradGuard no_grad;
-  for (int threads : {1, 2}) {
-    SCOPED_TRACE(std::to_string(threads) + " threads");
-    cpu::WorkerPool pool(threads);
-    auto input =
-        torch::tensor({{0, 0, 1, 161, 84}, {1, 77, 3, 200, 41}, {0, 0, 0, 0, 7}}, torch::kInt64);
-    auto mask = torch::tensor({{0, 0, 1, 1, 1}, {1, 1, 1, 1, 1}, {0, 0, 0, 0, 1}}, torch::kInt64);
-    KvCache a = model->make_cache(3, 16);
-    auto logits_a = model->forward(input, mask, {}, &a).select(1, -1);
-    KvCache b = clone(a);
-    std::vector<int64_t> tokens(3);
-    for (int64_t r = 0; r < 3; ++r) tokens[r] = logits_a[r].argmax().item<int64_t>();
-    std::vector<float> fast(3 * vocab);
-    for (int step = 0; step < 10; ++step) {
-      if (step == 4) {  // row 1 finishes
-        auto keep = torch::tensor({0, 2}, torch::kInt64);
-        a.select_rows(keep);
-        b.select_rows(keep);
-        tokens = {tokens[0], tokens[2]};
-      }
-      const int64_t B = static_cast<int64_t>(tokens.size());
-      auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
-      logits_a = model->forward(next, {}, {}, &a).select(1, 0);
-      cpu_decode_step(*decoder, b, tokens, fast.data(), pool);
-      auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
-      EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
-      EXPECT_EQ(b.length, a.length);
-      EXPECT_TRUE(torch::equal(b.next_position, a.next_position));
-      EXPECT_TRUE(torch::equal(b.key_valid, a.key_valid));
-      for (int64_t r = 0; r < B; ++r) {
-        tokens[r] = logits_a[r].argmax().item<int64_t>();
-        EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;
+  for (int threads : {1, 2})
+    for (bool packed : {true, false}) {
+      SCOPED_TRACE(std::to_string(threads) + " threads" + (packed ? ", packed" : ""));
+      decoder->set_max_packed_bytes(packed ? CpuDecoder::kDefaultMaxPackedBytes : 0);
+      cpu::WorkerPool pool(threads);
+      auto input =
+          torch::tensor({{0, 0, 1, 161, 84}, {1, 77, 3, 200, 41}, {0, 0, 0, 0, 7}}, torch::kInt64);
+      auto mask = torch::tensor({{0, 0, 1, 1, 1}, {1, 1, 1, 1, 1}, {0, 0, 0, 0, 1}}, torch::kInt64);
+      KvCache a = model->make_cache(3, 16);
+      auto logits_a = model->forward(input, mask, {}, &a).select(1, -1);
+      KvCache b = clone(a);
+      std::vector<int64_t> tokens(3);
+      for (int64_t r = 0; r < 3; ++r) tokens[r] = logits_a[r].argmax().item<int64_t>();
+      std::vector<float> fast(3 * vocab);
+      for (int step = 0; step < 10; ++step) {
+        if (step == 4) {  // row 1 finishes
+          auto keep = torch::tensor({0, 2}, torch::kInt64);
+          a.select_rows(keep);
+          b.select_rows(keep);
+          tokens = {tokens[0], tokens[2]};
+        }
+        const int64_t B = static_cast<int64_t>(tokens.size());
+        auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
+        logits_a = model->forward(next, {}, {}, &a).select(1, 0);
+        cpu_decode_step(*decoder, b, tokens, fast.data(), pool);
+        auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
+        EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
+        EXPECT_EQ(b.length, a.length);
+        EXPECT_TRUE(torch::equal(b.next_position, a.next_position));
+        EXPECT_TRUE(torch::equal(b.key_valid, a.key_valid));
+        for (int64_t r = 0; r < B; ++r) {
+          tokens[r] = logits_a[r].argmax().item<int64_t>();
+          EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;
+        }
       }
     }
-  }
 }
 
 // Batches of 16 rows and more take the panel kernel (rows 0-15 of 18) and the dot-product
 // kernel for the rest (rows 16-17); left padding on some rows. On 2 threads each layer is
 // split by weight rows or (row_split_bytes) by batch rows: halves of 9 rows take the
-// dot-product kernel, halves of 17 rows (batch 34) one panel each.
+// dot-product kernel, halves of 17 rows (batch 34) one panel each. The same with the
+// decoder's packed weight copies, whose kernel has its own panel and rest paths.
 TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
   auto m = load_causal_lm(data_dir(GetParam()));
   ASSERT_TRUE(m.has_value()) << m.error().message();
@@ -358,13 +346,17 @@ TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
   struct Run {
     int threads;
     int64_t batch, row_split_bytes;
+    bool packed;
   };
   const int64_t kAlways = std::numeric_limits<int64_t>::max();
-  for (const Run& run : {Run{1, 18, 0}, Run{2, 18, 0}, Run{2, 18, kAlways}, Run{2, 34, kAlways}}) {
+  for (const Run& run : {Run{1, 18, 0, false}, Run{2, 18, 0, false}, Run{2, 18, kAlways, false},
+                         Run{2, 34, kAlways, false}, Run{1, 18, 0, true}, Run{2, 18, 0, true},
+                         Run{2, 18, kAlways, true}, Run{2, 34, kAlways, true}}) {
     const int64_t B = run.batch;
     SCOPED_TRACE(std::to_string(run.threads) + " threads, batch " + std::to_string(B) +
-                 (run.row_split_bytes > 0 ? ", rows split" : ""));
+                 (run.row_split_bytes > 0 ? ", rows split" : "") + (run.packed ? ", packed" : ""));
     decoder->set_row_split_bytes(run.row_split_bytes);
+    decoder->set_max_packed_bytes(run.packed ? CpuDecoder::kDefaultMaxPackedBytes : 0);
     cpu::WorkerPool pool(run.threads);
     auto input = torch::zeros({B, T}, torch::kInt64);
     auto mask = torch::ones({B, T}, torch::kInt64);
