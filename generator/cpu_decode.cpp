@@ -151,17 +151,19 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
   gate_.resize(B * I);
   up_.resize(B * I);
   scores_.resize(B * KV * R * cap);
-  cos_.resize(B * d / 2);
-  sin_.resize(B * d / 2);
 
+  int64_t positions = static_cast<int64_t>(rope_.size()) / d;
   for (int64_t b = 0; b < B; ++b) {
     std::memcpy(&x_[b * C], m_.embed + tokens[b] * C, C * sizeof(float));
-    // As CausalLMImpl::rope: freqs = float(position) * inv_freq in fp32, then cos and sin.
-    const float pos = static_cast<float>(cache.next_position[b]);
-    for (int64_t i = 0; i < d / 2; ++i) {
-      const float f = pos * m_.inv_freq[i];
-      cos_[b * d / 2 + i] = std::cos(f);
-      sin_[b * d / 2 + i] = std::sin(f);
+    for (; positions <= cache.next_position[b]; ++positions) {
+      // As CausalLMImpl::rope: freqs = float(position) * inv_freq in fp32, then cos and sin.
+      rope_.resize((positions + 1) * d);
+      float* cs = &rope_[positions * d];
+      for (int64_t i = 0; i < d / 2; ++i) {
+        const float f = static_cast<float>(positions) * m_.inv_freq[i];
+        cs[i] = std::cos(f);
+        cs[d / 2 + i] = std::sin(f);
+      }
     }
   }
 
@@ -221,8 +223,8 @@ void CpuDecoder::layers(int64_t b0, int64_t B, const CpuCacheView& cache, cpu::W
     auto attend = [&](int64_t item) {
       const int64_t b = b0 + item / KV, g = item % KV;
       float* scores = &scores_[(b * KV + g) * R * cap];
-      const float* c = &cos_[b * d / 2];
-      const float* s = &sin_[b * d / 2];
+      const float* c = &rope_[cache.next_position[b] * d];
+      const float* s = c + d / 2;
       float* kc = cache.k[l] + (b * KV + g) * cap * d;  // [cap, d]
       float* vc = cache.v[l] + (b * KV + g) * cap * d;
       if (item + 1 < B * KV) {

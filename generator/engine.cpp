@@ -47,6 +47,22 @@ struct LocalEngine::Impl {
   // Threads of the CPU decode path and of the sampler (kept between calls; idle helpers
   // sleep).
   std::unique_ptr<cpu::WorkerPool> pool;
+  // The CPU decode path's decoder, whose packed weight copies take milliseconds to build
+  // (S: 20 MB), kept between calls while the model's parameters are the same tensors,
+  // unchanged: their storage and version counters (which every in-place change, such as an
+  // optimizer step on a model the caller shares, bumps) as when it was built.
+  std::unique_ptr<CpuDecoder> decoder;
+  std::vector<std::pair<const void*, int64_t>> decoder_weights;
+
+  CpuDecoder* cpu_decoder() {
+    std::vector<std::pair<const void*, int64_t>> now;
+    for (const auto& p : model->parameters()) now.emplace_back(p.data_ptr(), p._version());
+    if (decoder == nullptr || now != decoder_weights) {
+      decoder = make_cpu_decoder(*model);
+      decoder_weights = std::move(now);
+    }
+    return decoder.get();
+  }
 
   // logits [B,V] (any device/dtype) -> host fp32 contiguous.
   static torch::Tensor to_host(const torch::Tensor& logits) {
@@ -230,12 +246,11 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
 
   // Each row's token history (prompt, left-padded, then new tokens) for the no-cache baseline.
   const bool use_cache = options.use_cache;
+  auto t0 = Clock::now();  // prefill, and building the decoder when it has to
   // fp32 on the CPU, decode steps skip LibTorch (generator/cpu_decode.h); prefill stays eager.
-  std::unique_ptr<CpuDecoder> fast =
-      use_cache && options.cpu_decode ? make_cpu_decoder(*model) : nullptr;
+  CpuDecoder* fast = use_cache && options.cpu_decode ? cpu_decoder() : nullptr;
   std::vector<float> fast_logits;
   KvCache cache;
-  auto t0 = Clock::now();
   torch::Tensor last_logits;  // [B,V] host fp32, row order = `rows`
   std::vector<int64_t> row_slot;
   for (Row* r : rows) row_slot.push_back(slot_of[r->prompt]);

@@ -172,6 +172,36 @@ TEST_F(EngineSampling, SeedGivesSameTokensWhateverTheBatching) {
   EXPECT_EQ(engine_->last_stats().new_tokens, 108);
 }
 
+// The engine keeps its CPU decoder, with packed copies of the weights, between calls. A
+// change to the weights of a model it shares, in place as an optimizer step makes, reaches
+// the next call: the same tokens as a new engine, and not the old ones.
+TEST(EngineDecoderCache, FollowsInPlaceWeightChanges) {
+  auto m = load_causal_lm(data_dir("tiny-llama-gqa"));
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  auto engine = LocalEngine::from_model(m->ptr(), EngineOptions{});
+  std::vector<Prompt> prompts = {Prompt::from_ids({1, 5, 9}), Prompt::from_ids({7, 3})};
+  SamplingParams p;
+  p.greedy = true;
+  p.max_new_tokens = 12;
+  p.ignore_eos = true;
+  auto ids = [&](LocalEngine& e) {
+    auto out = e.generate(prompts, p);
+    EXPECT_TRUE(out.has_value()) << out.error().message();
+    std::vector<std::vector<int32_t>> all;
+    for (const auto& prompt : *out) all.push_back(prompt.at(0).ids);
+    return all;
+  };
+  const auto before = ids(*engine);
+  EXPECT_EQ(ids(*engine), before);  // the kept decoder
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& w : (*m)->parameters()) w.mul_(-1.5);
+  }
+  const auto after = ids(*engine);
+  EXPECT_NE(after, before);
+  EXPECT_EQ(after, ids(*LocalEngine::from_model(m->ptr(), EngineOptions{})));
+}
+
 TEST_F(EngineSampling, StopsOnEosAndStopIds) {
   // Greedy continuation of the golden prompt [1,161,84,73,141] starts 58, 87, 226, 41
   // (tiny-llama-gqa batch0 is different; use our own run): find the 3rd token, then stop on it.
