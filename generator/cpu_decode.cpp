@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 #include "generator/cpu_kernels.h"
 
@@ -139,7 +140,7 @@ void CpuDecoder::set_max_packed_bytes(int64_t bytes) {
 }
 
 void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache,
-                      float* logits, cpu::WorkerPool& pool) {
+                      float* logits, cpu::WorkerPool& pool, float* block_max, int64_t block) {
   const int64_t B = batch, C = m_.hidden, I = m_.intermediate, H = m_.heads, KV = m_.kv_heads;
   const int64_t d = m_.head_dim, R = H / KV, V = m_.vocab, cap = cache.capacity;
   x_.resize(B * C);
@@ -184,8 +185,27 @@ void CpuDecoder::step(const int64_t* tokens, int64_t batch, const CpuCacheView& 
     layers(0, B, cache, pool, true, xt_);
   }
   rms_norm(x_.data(), B, C, m_.final_norm, m_.rms_eps, xn_.data());
-  parallel_linear(pool, true, xn_.data(), panels(xn_.data(), B, C, xt_), B, C,
-                  {{m_.lm_head, lm_head_packed_, nullptr, V, logits, V, false}});
+  const float* xt = panels(xn_.data(), B, C, xt_);
+  if (block_max == nullptr) {
+    parallel_linear(pool, true, xn_.data(), xt, B, C,
+                    {{m_.lm_head, lm_head_packed_, nullptr, V, logits, V, false}});
+    return;
+  }
+  // The block maxima of each chunk of rows right after its logits, while they are in L2:
+  // after the whole layer they come back from L3 (S at batch 16 writes 2 MB of logits while
+  // streaming 16 MB of weights), which cost the sampler ~80 us a step on one thread.
+  const int64_t nb = (V + block - 1) / block;
+  const int64_t unit = std::lcm(block, cpu::kRowBlock);  // whole blocks, whole packed blocks
+  const int64_t rows = (chunk_rows(V, C, B, true) + unit - 1) / unit * unit;
+  pool.run((V + rows - 1) / rows,
+           [&](int64_t c) {
+             const int64_t o0 = c * rows, o1 = std::min(V, o0 + rows);
+             linear_part(xn_.data(), xt, B, C, m_.lm_head, lm_head_packed_, nullptr, o0, o1, logits,
+                         V, false);
+             for (int64_t b = 0; b < B; ++b)
+               cpu::block_max(logits + b * V + o0, o1 - o0, block, block_max + b * nb + o0 / block);
+           },
+           V * C * B >= kMinParallelWork);
 }
 
 // Rows [b0, b0 + B) of the batch through every layer: x_ holds their embeddings on entry and

@@ -52,9 +52,11 @@ class CpuDecoder {
   // slot cache.length (< capacity) of every row; the caller marks that slot valid and advances
   // length and next_position. The pool's threads share every layer's weight rows, or for
   // small models (set_row_split_bytes) the batch's rows through the layers, and then the
-  // output layer's weight rows.
+  // output layer's weight rows. block_max, when given: the largest logit of each row's blocks
+  // of `block` logits as cpu::block_max gives them, [batch, ceil(vocab / block)], taken from
+  // each chunk of the output layer while it is in cache (for the sampler: generator/sampling.h).
   void step(const int64_t* tokens, int64_t batch, const CpuCacheView& cache, float* logits,
-            cpu::WorkerPool& pool);
+            cpu::WorkerPool& pool, float* block_max = nullptr, int64_t block = 0);
 
   const CpuModelView& model() const { return m_; }
   // Layers' weights (bytes) up to which a multi-threaded step at batch >= 2 * threads gives

@@ -249,7 +249,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
   auto t0 = Clock::now();  // prefill, and building the decoder when it has to
   // fp32 on the CPU, decode steps skip LibTorch (generator/cpu_decode.h); prefill stays eager.
   CpuDecoder* fast = use_cache && options.cpu_decode ? cpu_decoder() : nullptr;
-  std::vector<float> fast_logits;
+  std::vector<float> fast_logits, fast_max;  // fast_max: the sampler's block maxima
   KvCache cache;
   torch::Tensor last_logits;  // [B,V] host fp32, row order = `rows`
   std::vector<int64_t> row_slot;
@@ -285,7 +285,7 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
     rngs.clear();
     for (Row* r : active) rngs.push_back(&r->rng);
     sample_tokens(L, static_cast<int64_t>(active.size()), vocab, params, rngs.data(),
-                  sampled.data(), *pool);
+                  sampled.data(), *pool, step > 0 && fast ? fast_max.data() : nullptr);
     std::vector<int64_t> next(active.size());
     std::vector<int64_t> keep;
     for (size_t b = 0; b < active.size(); ++b) {
@@ -332,7 +332,8 @@ Status LocalEngine::Impl::run_group(const std::vector<std::vector<int32_t>>& pro
         cache.select_rows(torch::tensor(keep, i64));
       }
       fast_logits.resize(next.size() * vocab);
-      cpu_decode_step(*fast, cache, next, fast_logits.data(), *pool);
+      fast_max.resize(next.size() * ((vocab + kSampleBlock - 1) / kSampleBlock));
+      cpu_decode_step(*fast, cache, next, fast_logits.data(), *pool, fast_max.data(), kSampleBlock);
       L = fast_logits.data();
       continue;
     }

@@ -317,7 +317,7 @@ std::unique_ptr<CpuDecoder> make_cpu_decoder(CausalLMImpl& model) {
 }
 
 void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int64_t>& tokens,
-                     float* logits, cpu::WorkerPool& pool) {
+                     float* logits, cpu::WorkerPool& pool, float* block_max, int64_t block) {
   const int64_t B = static_cast<int64_t>(tokens.size());
   const CpuModelView& m = decoder.model();
   TORCH_CHECK(B == cache.batch(), "cpu_decode_step: ", B, " tokens for ", cache.batch(),
@@ -350,7 +350,8 @@ void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int6
   view.next_position = next_position;
   view.length = cache.length;
   view.capacity = cache.capacity;
-  decoder.step(tokens.data(), B, view, logits, pool);
+  TORCH_CHECK(block_max == nullptr || block > 0, "cpu_decode_step: block maxima need a block size");
+  decoder.step(tokens.data(), B, view, logits, pool, block_max, block);
   // The bookkeeping of hidden_states for one real token per row.
   for (int64_t b = 0; b < B; ++b) {
     key_valid[b * cache.capacity + cache.length] = true;

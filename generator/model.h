@@ -179,8 +179,10 @@ std::unique_ptr<CpuDecoder> make_cpu_decoder(CausalLMImpl& model);
 // path: tokens [B] (one per cache row, each in the vocabulary) -> logits [B, vocab] written to
 // `logits`, with the cache advanced by one slot. The cache comes from make_cache of the same
 // model (fp32, CPU) and has room for one more slot. The pool's threads share the work.
+// block_max: also each row's maxima of blocks of `block` logits (CpuDecoder::step).
 void cpu_decode_step(CpuDecoder& decoder, KvCache& cache, const std::vector<int64_t>& tokens,
-                     float* logits, cpu::WorkerPool& pool);
+                     float* logits, cpu::WorkerPool& pool, float* block_max = nullptr,
+                     int64_t block = 0);
 
 // Deterministic random init from the project's RNG (same weights for a seed on every
 // platform): linear/embedding N(0, 0.02), norms 1, biases 0.

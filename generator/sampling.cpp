@@ -32,7 +32,7 @@ using cpu::F8;
 typedef double D8 __attribute__((vector_size(64)));
 
 // Tokens per block of the weights: the inverse-CDF draw walks block sums, then one block.
-constexpr int64_t kBlock = 64;
+constexpr int64_t kBlock = kSampleBlock;
 
 DSTC_INLINE double hsum(const D8& v) {
   return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
@@ -98,9 +98,25 @@ Scratch& scratch_buffers() {
   return s;
 }
 
-// Index of the first largest logit (ties go to the lowest id).
-int32_t argmax(const float* logits, int64_t vocab) {
-  const float best = cpu::max_value(logits, vocab);
+// The largest logit ignoring NaN (-inf when all are NaN), from the block maxima when the
+// caller has them (sample_token).
+float largest(const float* logits, int64_t vocab, const float* block_max) {
+  if (block_max == nullptr) return cpu::max_value(logits, vocab);
+  return cpu::max_value(block_max, (vocab + kBlock - 1) / kBlock);
+}
+
+// Index of the first largest logit (ties go to the lowest id). With the block maxima only
+// the first block holding the largest is searched.
+int32_t argmax(const float* logits, int64_t vocab, const float* block_max = nullptr) {
+  const float best = largest(logits, vocab, block_max);
+  if (block_max != nullptr) {
+    const int64_t nb = (vocab + kBlock - 1) / kBlock;
+    for (int64_t k = 0; k < nb; ++k)
+      if (block_max[k] == best)
+        for (int64_t i = k * kBlock; i < std::min(vocab, (k + 1) * kBlock); ++i)
+          if (logits[i] == best) return static_cast<int32_t>(i);
+    return 0;  // every logit NaN
+  }
   for (int64_t i = 0; i < vocab; ++i)
     if (logits[i] == best) return static_cast<int32_t>(i);
   return 0;  // every logit NaN
@@ -155,11 +171,16 @@ constexpr int kMaxProposals = 1 << 16;
 // near-uniform logits of a random model). A +inf logit is drawn for certain (the first one).
 // -1 when no proposal was accepted (see kMaxProposals) or no logit is a number above -inf:
 // the caller then takes the full path.
-int64_t draw_by_rejection(const float* logits, int64_t vocab, float inv_t, Scratch& buf, Rng& rng) {
+// block_max: the caller's block maxima, or null.
+int64_t draw_by_rejection(const float* logits, int64_t vocab, float inv_t, Scratch& buf, Rng& rng,
+                          const float* block_max) {
   const cpu::Isa isa = cpu::detected_isa();
   const int64_t nb = (vocab + kBlock - 1) / kBlock, last = vocab - (nb - 1) * kBlock;
   buf.block_max.resize(nb);
-  cpu::block_max(isa, logits, vocab, kBlock, buf.block_max.data());
+  if (block_max != nullptr)
+    std::copy(block_max, block_max + nb, buf.block_max.begin());
+  else
+    cpu::block_max(isa, logits, vocab, kBlock, buf.block_max.data());
   const float top = cpu::max_value(isa, buf.block_max.data(), nb);
   if (top == std::numeric_limits<float>::infinity()) return argmax(logits, vocab);  // certain
   if (!(top > -std::numeric_limits<float>::infinity())) return -1;
@@ -226,19 +247,19 @@ uint64_t Rng::derive(uint64_t seed, uint64_t prompt_index, uint64_t sample_index
 }
 
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
-                     std::vector<std::pair<float, int32_t>>& scratch) {
-  if (params.is_greedy()) return argmax(logits, vocab);
+                     std::vector<std::pair<float, int32_t>>& scratch, const float* block_max) {
+  if (params.is_greedy()) return argmax(logits, vocab, block_max);
   const float inv_t = static_cast<float>(1.0 / params.temperature);
   Scratch& buf = scratch_buffers();
   const int64_t padded = (vocab + kBlock - 1) / kBlock * kBlock;
   const bool top_k = params.top_k > 0 && params.top_k < vocab;
   if (!top_k && params.top_p >= 1.0) {
-    const int64_t token = draw_by_rejection(logits, vocab, inv_t, buf, rng);
+    const int64_t token = draw_by_rejection(logits, vocab, inv_t, buf, rng, block_max);
     if (token >= 0) return static_cast<int32_t>(token);
     // Full distribution, in id order: no sort at all.
     buf.w.resize(padded);
     buf.blocks.resize(padded / kBlock);
-    softmax_weights(cpu::detected_isa(), logits, vocab, cpu::max_value(logits, vocab), inv_t,
+    softmax_weights(cpu::detected_isa(), logits, vocab, largest(logits, vocab, block_max), inv_t,
                     buf.w.data(), buf.blocks.data());
     return static_cast<int32_t>(draw_blocked(buf.w.data(), buf.blocks.data(), vocab, rng));
   }
@@ -279,7 +300,7 @@ int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p
   // tokens as the nucleus needs (64, then 8x more), instead of the whole vocabulary.
   buf.w.resize(padded);
   buf.blocks.resize(padded / kBlock);
-  softmax_weights(cpu::detected_isa(), logits, vocab, cpu::max_value(logits, vocab), inv_t,
+  softmax_weights(cpu::detected_isa(), logits, vocab, largest(logits, vocab, block_max), inv_t,
                   buf.w.data(), buf.blocks.data());
   double total = 0;
   for (int64_t k = 0; k < padded / kBlock; ++k) total += buf.blocks[k];
@@ -308,10 +329,12 @@ int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& p
 }
 
 void sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingParams& params,
-                   Rng* const* rngs, int32_t* out, cpu::WorkerPool& pool) {
+                   Rng* const* rngs, int32_t* out, cpu::WorkerPool& pool, const float* block_max) {
+  const int64_t nb = (vocab + kBlock - 1) / kBlock;
   pool.run(rows, [&](int64_t r) {
     thread_local std::vector<std::pair<float, int32_t>> scratch;
-    out[r] = sample_token(logits + r * vocab, vocab, params, *rngs[r], scratch);
+    out[r] = sample_token(logits + r * vocab, vocab, params, *rngs[r], scratch,
+                          block_max ? block_max + r * nb : nullptr);
   });
 }
 

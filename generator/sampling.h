@@ -51,14 +51,22 @@ struct SamplingParams {
 // far as the nucleus reaches. When neither top-k nor top-p cuts, the token is drawn by
 // rejection against per-block bounds instead (exactly the softmax, without computing every
 // token's weight; a few uniforms per token). `scratch` is reused between calls.
+//
+// block_max, when given: the largest logit of each block of kSampleBlock, [ceil(vocab /
+// kSampleBlock)] as cpu::block_max computes them (NaN ignored), which the sampler would
+// otherwise compute itself: a pass over the logits that, just after the output layer wrote
+// them, reads them back from L3. Same tokens either way.
+constexpr int64_t kSampleBlock = 64;
 int32_t sample_token(const float* logits, int64_t vocab, const SamplingParams& params, Rng& rng,
-                     std::vector<std::pair<float, int32_t>>& scratch);
+                     std::vector<std::pair<float, int32_t>>& scratch,
+                     const float* block_max = nullptr);
 
 // One token per row of logits [rows, vocab]: out[r] = sample_token(row r, *rngs[r]), the rows
 // shared by the pool's threads. Each row draws only from its own Rng, so the tokens do not
-// depend on the number of threads.
+// depend on the number of threads. block_max: [rows, ceil(vocab / kSampleBlock)] or null.
 void sample_tokens(const float* logits, int64_t rows, int64_t vocab, const SamplingParams& params,
-                   Rng* const* rngs, int32_t* out, cpu::WorkerPool& pool);
+                   Rng* const* rngs, int32_t* out, cpu::WorkerPool& pool,
+                   const float* block_max = nullptr);
 
 namespace detail {
 // The sampler's softmax numerators, w[i] = exp((logits[i] - max_logit) * inv_temperature) in

@@ -108,21 +108,22 @@ TEST(CpuKernels, LinearWithCallersPanelsMatchesOwn) {
 
 TEST(CpuKernels, WeightedRowsAndMaxOnEveryIsa) {
   for (cpu::Isa isa : supported_isas())
-    for (int64_t d : {3, 32, 40}) {
-      const int64_t n = 9, ldv = d + 2;
-      auto p = random_floats(n, 5), v = random_floats(n * ldv, 6);
-      std::vector<float> out(d);
-      cpu::weighted_rows(isa, p.data(), n, v.data(), ldv, d, out.data());
-      for (int64_t j = 0; j < d; ++j) {
-        double want = 0;
-        for (int64_t s = 0; s < n; ++s) want += static_cast<double>(p[s]) * v[s * ldv + j];
-        EXPECT_NEAR(out[j], want, 1e-5) << cpu::isa_name(isa);
+    for (int64_t d : {3, 32, 40})
+      for (int64_t n : {1, 2, 9}) {
+        const int64_t ldv = d + 2;
+        auto p = random_floats(n, 5), v = random_floats(n * ldv, 6);
+        std::vector<float> out(d);
+        cpu::weighted_rows(isa, p.data(), n, v.data(), ldv, d, out.data());
+        for (int64_t j = 0; j < d; ++j) {
+          double want = 0;
+          for (int64_t s = 0; s < n; ++s) want += static_cast<double>(p[s]) * v[s * ldv + j];
+          EXPECT_NEAR(out[j], want, 1e-5) << cpu::isa_name(isa);
+        }
+        auto x = random_floats(d * 3 + 1, 7);
+        x[d] = 100;
+        x[0] = std::numeric_limits<float>::quiet_NaN();
+        EXPECT_EQ(cpu::max_value(isa, x.data(), static_cast<int64_t>(x.size())), 100.0f);
       }
-      auto x = random_floats(d * 3 + 1, 7);
-      x[d] = 100;
-      x[0] = std::numeric_limits<float>::quiet_NaN();
-      EXPECT_EQ(cpu::max_value(isa, x.data(), static_cast<int64_t>(x.size())), 100.0f);
-    }
 }
 
 TEST(CpuKernels, MaxValueFindsTheMaximumAnywhere) {
@@ -141,16 +142,20 @@ TEST(CpuKernels, MaxValueFindsTheMaximumAnywhere) {
 }
 
 TEST(CpuKernels, BlockMaxOnEveryIsa) {
-  auto x = random_floats(1000, 15);
+  // Enough blocks for whole groups of a vector's lanes of blocks and a rest; NaN ignored, a
+  // block of -inf, a block all NaN (-inf).
+  const int64_t n = 2500;
+  auto x = random_floats(n, 15);
   x[3] = std::numeric_limits<float>::quiet_NaN();
   for (int64_t i = 64; i < 128; ++i) x[i] = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 320; i < 384; ++i) x[i] = std::numeric_limits<float>::quiet_NaN();
   for (cpu::Isa isa : supported_isas())
-    for (int64_t block : {64, 100}) {
-      std::vector<float> out((1000 + block - 1) / block, 7);
-      cpu::block_max(isa, x.data(), 1000, block, out.data());
+    for (int64_t block : {16, 64, 100}) {
+      std::vector<float> out((n + block - 1) / block, 7);
+      cpu::block_max(isa, x.data(), n, block, out.data());
       for (size_t k = 0; k < out.size(); ++k) {
         float want = -std::numeric_limits<float>::infinity();
-        for (int64_t i = k * block; i < std::min<int64_t>(1000, (k + 1) * block); ++i)
+        for (int64_t i = k * block; i < std::min<int64_t>(n, (k + 1) * block); ++i)
           if (x[i] > want) want = x[i];
         EXPECT_EQ(out[k], want) << cpu::isa_name(isa) << " block " << block << " #" << k;
       }
@@ -334,7 +339,8 @@ TEST_P(CpuDecodeParity, StepsMatchTorchForward) {
 // kernel for the rest (rows 16-17); left padding on some rows. On 2 threads each layer is
 // split by weight rows or (row_split_bytes) by batch rows: halves of 9 rows take the
 // dot-product kernel, halves of 17 rows (batch 34) one panel each. The same with the
-// decoder's packed weight copies, whose kernel has its own panel and rest paths.
+// decoder's packed weight copies, whose kernel has its own panel and rest paths. The block
+// maxima the decoder takes for the sampler are cpu::block_max's of its logits.
 TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
   auto m = load_causal_lm(data_dir(GetParam()));
   ASSERT_TRUE(m.has_value()) << m.error().message();
@@ -370,12 +376,21 @@ TEST_P(CpuDecodeParity, WideBatchMatchesTorchForward) {
     std::vector<int64_t> tokens(B);
     for (int64_t r = 0; r < B; ++r) tokens[r] = logits_a[r].argmax().item<int64_t>();
     std::vector<float> fast(B * vocab);
+    const int64_t nb = (vocab + kSampleBlock - 1) / kSampleBlock;
+    std::vector<float> maxima(B * nb), want(nb);
     for (int step = 0; step < 4; ++step) {
       auto next = torch::tensor(tokens, torch::kInt64).unsqueeze(1);
       logits_a = model->forward(next, {}, {}, &a).select(1, 0);
-      cpu_decode_step(*decoder, b, tokens, fast.data(), pool);
+      // Odd steps also take the sampler's block maxima from the output layer's chunks.
+      cpu_decode_step(*decoder, b, tokens, fast.data(), pool, step % 2 ? maxima.data() : nullptr,
+                      kSampleBlock);
       auto logits_b = torch::from_blob(fast.data(), {B, vocab}, torch::kFloat32);
       EXPECT_LE((logits_a - logits_b).abs().max().item<double>(), 1e-4) << "step " << step;
+      for (int64_t r = 0; r < B && step % 2; ++r) {
+        cpu::block_max(fast.data() + r * vocab, vocab, kSampleBlock, want.data());
+        ASSERT_EQ(std::vector<float>(maxima.begin() + r * nb, maxima.begin() + (r + 1) * nb), want)
+            << "row " << r;
+      }
       for (int64_t r = 0; r < B; ++r) {
         tokens[r] = logits_a[r].argmax().item<int64_t>();
         EXPECT_EQ(logits_b[r].argmax().item<int64_t>(), tokens[r]) << "step " << step;

@@ -121,6 +121,37 @@ TEST(Sampler, RejectionDrawFollowsSoftmax) {
   for (int d = 0; d < 20; ++d) EXPECT_EQ(sample_token(logits.data(), vocab, p, rng, scratch), 201);
 }
 
+// The block maxima a caller passes (the CPU decoder takes them from the output layer) give
+// the same tokens as the sampler's own, in every mode, with NaN and infinite logits too.
+TEST(Sampler, CallersBlockMaximaGiveTheSameTokens) {
+  const int64_t vocab = 1000, nb = (vocab + kSampleBlock - 1) / kSampleBlock;
+  auto logits = random_floats(vocab, 21);
+  auto odd = logits;
+  odd[5] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t i = 64; i < 128; ++i) odd[i] = std::numeric_limits<float>::quiet_NaN();
+  odd[700] = -std::numeric_limits<float>::infinity();
+  std::vector<float> tie = logits;
+  tie[10] = tie[900] = 9;  // the first of two equal maxima
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (const auto* row : {&logits, &odd, &tie}) {
+    std::vector<float> maxima(nb);
+    cpu::block_max(row->data(), vocab, kSampleBlock, maxima.data());
+    for (int mode = 0; mode < 4; ++mode) {
+      SamplingParams p;
+      p.greedy = mode == 0;
+      p.temperature = 0.8;
+      p.top_p = mode == 2 ? 0.9 : 1.0;
+      p.top_k = mode == 3 ? 40 : 0;
+      for (uint64_t seed = 0; seed < 20; ++seed) {
+        Rng a(seed), b(seed);
+        EXPECT_EQ(sample_token(row->data(), vocab, p, a, scratch),
+                  sample_token(row->data(), vocab, p, b, scratch, maxima.data()))
+            << "mode " << mode << " seed " << seed;
+      }
+    }
+  }
+}
+
 class EngineSampling : public ::testing::Test {
  protected:
   void SetUp() override {
