@@ -87,11 +87,17 @@ void parallel_linear(cpu::WorkerPool& pool, bool parallel, const float* x, const
 }
 
 // out[b] = w * (x[b] * rsqrt(mean(x[b]^2) + eps)) for rows b of x [batch, dim], as RMSNormImpl.
+// The squares are summed in fp64 in four interleaved sums: one sum waited for the previous
+// addition (4 cycles) per element, ~20 us of S's batch-16 step over its nine norms.
 void rms_norm(const float* x, int64_t batch, int64_t dim, const float* w, float eps, float* out) {
   for (int64_t b = 0; b < batch; ++b) {
     const float* xb = x + b * dim;
-    double ss = 0;
-    for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xb[i]) * xb[i];
+    double part[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= dim; i += 4)
+      for (int k = 0; k < 4; ++k) part[k] += static_cast<double>(xb[i + k]) * xb[i + k];
+    for (; i < dim; ++i) part[0] += static_cast<double>(xb[i]) * xb[i];
+    const double ss = (part[0] + part[1]) + (part[2] + part[3]);
     const float scale = 1.0f / std::sqrt(static_cast<float>(ss / dim) + eps);
     float* ob = out + b * dim;
     for (int64_t i = 0; i < dim; ++i) ob[i] = w[i] * (xb[i] * scale);
