@@ -114,67 +114,80 @@ DSTC_INLINE void panel_block(const float* xt, int64_t in, const float* wb, bool 
   }
 }
 
-// One block of rows times kB batch rows (fewer than a panel) given input-major,
-// xr[i * kB + b] = x[b * in + i]: for each input, the block's weights as K vectors times each
-// row's broadcast input.
-template <class V, int kB>
+// kNb consecutive blocks of rows times kB batch rows (fewer than a panel) given
+// input-major, xr[i * kB + b] = x[b * in + i]: for each input, each block's weights as K
+// vectors times each row's broadcast input. Several blocks at once for a few batch rows:
+// with one block and one row, each input's multiply-add waited for the previous one (4
+// cycles), slower than L2 delivers S's layers. `rows` of the block are stored; several
+// blocks are whole.
+template <class V, int kB, int kNb>
 DSTC_INLINE void rows_block(const float* xr, int64_t in, const float* wb, bool prefetch,
                             int64_t rows, const float* bias, float* y, int64_t ldy,
                             bool accumulate) {
   constexpr int L = lanes<V>(), K = kRowBlock / L;
-  V acc[kB][K];
+  V acc[kB][kNb * K];
 #pragma GCC unroll 16
   for (int b = 0; b < kB; ++b)
+#pragma GCC unroll 16
+    for (int k = 0; k < kNb * K; ++k) acc[b][k] = V{};
+  const float* wi[kNb];
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) acc[b][k] = V{};
-  const float* wi = wb;
+  for (int n = 0; n < kNb; ++n) wi[n] = wb + n * in * kRowBlock;
   const float* xi = xr;
-  for (int64_t i = 0; i < in; ++i, wi += kRowBlock, xi += kB) {
-    if (prefetch) prefetch_stream(wi);
-    asm("" : "+r"(wi), "+r"(xi));  // as in panel_block
-    V wv[K];
+  for (int64_t i = 0; i < in; ++i, xi += kB) {
+    V wv[kNb * K];
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) load(wv[k], wi + k * L);
+    for (int n = 0; n < kNb; ++n) {
+      if (prefetch) prefetch_stream(wi[n]);
+      asm("" : "+r"(wi[n]));  // as in panel_block
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) load(wv[n * K + k], wi[n] + k * L);
+      wi[n] += kRowBlock;
+    }
+    asm("" : "+r"(xi));
 #pragma GCC unroll 16
     for (int b = 0; b < kB; ++b) {
       const float xb = xi[b];
-#pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) acc[b][k] += xb * wv[k];
+#pragma GCC unroll 16
+      for (int k = 0; k < kNb * K; ++k) acc[b][k] += xb * wv[k];
     }
   }
-  if (rows == kRowBlock) {
-#pragma GCC unroll 16
-    for (int b = 0; b < kB; ++b)
-#pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) {
-        V out = acc[b][k];
-        if (bias != nullptr) {
-          V bv;
-          load(bv, bias + k * L);
-          out = out + bv;
-        }
-        if (accumulate) {
-          V old;
-          load(old, y + b * ldy + k * L);
-          out = old + out;
-        }
-        __builtin_memcpy(y + b * ldy + k * L, &out, sizeof(V));
-      }
-    return;
+  if constexpr (kNb == 1) {
+    if (rows < kRowBlock) {
+      float t[kB][kRowBlock];
+      __builtin_memcpy(t, acc, sizeof(t));
+      store_block(&t[0][0], 1, kRowBlock, rows, kB, bias, y, ldy, accumulate);
+      return;
+    }
   }
-  float t[kB][kRowBlock];
-  __builtin_memcpy(t, acc, sizeof(t));
-  store_block(&t[0][0], 1, kRowBlock, rows, kB, bias, y, ldy, accumulate);
+#pragma GCC unroll 16
+  for (int b = 0; b < kB; ++b)
+#pragma GCC unroll 16
+    for (int k = 0; k < kNb * K; ++k) {
+      V out = acc[b][k];
+      if (bias != nullptr) {
+        V bv;
+        load(bv, bias + k * L);
+        out = out + bv;
+      }
+      if (accumulate) {
+        V old;
+        load(old, y + b * ldy + k * L);
+        out = old + out;
+      }
+      __builtin_memcpy(y + b * ldy + k * L, &out, sizeof(V));
+    }
 }
 
 // rows_block for n (1 <= n <= kB) batch rows.
-template <class V, int kB>
+template <class V, int kB, int kNb>
 DSTC_INLINE void rows_any(int64_t n, const float* xr, int64_t in, const float* wb, bool prefetch,
                           int64_t rows, const float* bias, float* y, int64_t ldy, bool accumulate) {
   if constexpr (kB > 1) {
-    if (n < kB) return rows_any<V, kB - 1>(n, xr, in, wb, prefetch, rows, bias, y, ldy, accumulate);
+    if (n < kB)
+      return rows_any<V, kB - 1, kNb>(n, xr, in, wb, prefetch, rows, bias, y, ldy, accumulate);
   }
-  rows_block<V, kB>(xr, in, wb, prefetch, rows, bias, y, ldy, accumulate);
+  rows_block<V, kB, kNb>(xr, in, wb, prefetch, rows, bias, y, ldy, accumulate);
 }
 
 template <class V>
@@ -183,8 +196,12 @@ DSTC_INLINE void linear_packed_impl(const float* x, const float* xt, int64_t bat
                                     int64_t o_end, float* y, int64_t ldy, bool accumulate) {
   constexpr int L = lanes<V>(), K = kRowBlock / L;
   // Batch rows per pass outside the panels: as many accumulators as the registers hold
-  // beside the block's K weight vectors (32 registers with AVX-512, 16 otherwise).
-  constexpr int kMaxB = L == 16 ? 15 : (15 - K) / K;
+  // beside the block's K weight vectors (32 registers with AVX-512, 16 otherwise). Up to
+  // kMaxSmallB rows with no panel take kNbSmall blocks per pass (rows_block).
+  constexpr int kRegs = L == 16 ? 31 : 15;
+  constexpr int kMaxB = std::min<int>(kPanel - 1, (kRegs - K) / K);
+  constexpr int kNbSmall = L == 16 ? 4 : L == 8 ? 2 : 1;
+  constexpr int kMaxSmallB = (kRegs - kNbSmall * K) / (kNbSmall * K);
   const int64_t panels = batch / kPanel, rest = batch - panels * kPanel;
   if (panels > 0 && xt == nullptr) {
     thread_local std::vector<float> buf;
@@ -206,7 +223,14 @@ DSTC_INLINE void linear_packed_impl(const float* x, const float* xt, int64_t bat
     }
     xr = buf.data();
   }
-  for (int64_t o = o_begin; o < o_end; o += kRowBlock) {
+  int64_t o = o_begin;
+  if constexpr (kNbSmall > 1) {
+    if (panels == 0 && rest <= kMaxSmallB)
+      for (; o + kNbSmall * kRowBlock <= o_end; o += kNbSmall * kRowBlock)
+        rows_any<V, kMaxSmallB, kNbSmall>(rest, xr, in, w + o * in, true, kRowBlock,
+                                          bias ? bias + o : nullptr, y + o, ldy, accumulate);
+  }
+  for (; o < o_end; o += kRowBlock) {
     const float* wb = w + o * in;
     const int64_t rows = std::min(kRowBlock, o_end - o);
     const float* bo = bias ? bias + o : nullptr;
@@ -215,8 +239,8 @@ DSTC_INLINE void linear_packed_impl(const float* x, const float* xt, int64_t bat
       panel_block<V>(xt + p * kPanel * in, in, wb, prefetch, rows, bo, y + p * kPanel * ldy + o,
                      ldy, accumulate);
     for (int64_t g = 0; g < rest; g += kMaxB, prefetch = false)
-      rows_any<V, kMaxB>(std::min<int64_t>(kMaxB, rest - g), xr + g * in, in, wb, prefetch, rows,
-                         bo, y + (panels * kPanel + g) * ldy + o, ldy, accumulate);
+      rows_any<V, kMaxB, 1>(std::min<int64_t>(kMaxB, rest - g), xr + g * in, in, wb, prefetch, rows,
+                            bo, y + (panels * kPanel + g) * ldy + o, ldy, accumulate);
   }
 }
 

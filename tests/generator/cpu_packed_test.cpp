@@ -33,12 +33,13 @@ TEST(CpuPacked, PackedRowsFollowsTheLayout) {
 }
 
 TEST(CpuPacked, LinearMatchesReferenceOnEveryIsa) {
-  // Sizes off the vector widths and the 16-row blocks; batches below a panel (one pass of up
-  // to 15 rows on AVX-512, 6 on AVX2, 2 on the baseline, and their rests), whole panels, and
-  // panels with a rest.
+  // Sizes off the vector widths and the 16-row blocks (100 outputs: 4 blocks per pass for a
+  // few batch rows, then single blocks, the last partial); batches below a panel (one pass of
+  // up to 15 rows on AVX-512, 6 on AVX2, 2 on the baseline, and their rests), whole panels,
+  // and panels with a rest.
   for (cpu::Isa isa : supported_isas())
     for (int64_t in : {1, 7, 37, 128})
-      for (int64_t out : {1, 13, 16, 37, 50})
+      for (int64_t out : {1, 13, 16, 37, 50, 100})
         for (int64_t batch : {1, 2, 3, 7, 15, 16, 17, 31, 35}) {
           SCOPED_TRACE(std::string(cpu::isa_name(isa)) + " in=" + std::to_string(in) +
                        " out=" + std::to_string(out) + " batch=" + std::to_string(batch));
