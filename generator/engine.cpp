@@ -48,18 +48,29 @@ struct LocalEngine::Impl {
   // sleep).
   std::unique_ptr<cpu::WorkerPool> pool;
   // The CPU decode path's decoder, whose packed weight copies take milliseconds to build
-  // (S: 20 MB), kept between calls while the model's parameters are the same tensors,
-  // unchanged: their storage and version counters (which every in-place change, such as an
-  // optimizer step on a model the caller shares, bumps) as when it was built.
+  // (S: 20 MB), kept between calls while the model's parameters are the same storage,
+  // unchanged: the same data pointers and version counters (which every in-place change,
+  // such as an optimizer step on a model the caller shares, bumps) as when it was built. The
+  // parameters it was built from are held, so that their storage (which the decoder reads)
+  // cannot be freed and its address reused by a replacement.
   std::unique_ptr<CpuDecoder> decoder;
-  std::vector<std::pair<const void*, int64_t>> decoder_weights;
+  struct Held {
+    torch::Tensor tensor;
+    const void* data;
+    int64_t version;
+  };
+  std::vector<Held> decoder_weights;
 
   CpuDecoder* cpu_decoder() {
-    std::vector<std::pair<const void*, int64_t>> now;
-    for (const auto& p : model->parameters()) now.emplace_back(p.data_ptr(), p._version());
-    if (decoder == nullptr || now != decoder_weights) {
+    const auto params = model->parameters();
+    bool same = decoder != nullptr && params.size() == decoder_weights.size();
+    for (size_t i = 0; same && i < params.size(); ++i)
+      same = params[i].data_ptr() == decoder_weights[i].data &&
+             params[i]._version() == decoder_weights[i].version;
+    if (!same) {
       decoder = make_cpu_decoder(*model);
-      decoder_weights = std::move(now);
+      decoder_weights.clear();
+      for (const auto& p : params) decoder_weights.push_back({p, p.data_ptr(), p._version()});
     }
     return decoder.get();
   }

@@ -204,8 +204,8 @@ TEST_F(EngineSampling, SeedGivesSameTokensWhateverTheBatching) {
 }
 
 // The engine keeps its CPU decoder, with packed copies of the weights, between calls. A
-// change to the weights of a model it shares, in place as an optimizer step makes, reaches
-// the next call: the same tokens as a new engine, and not the old ones.
+// change to the weights of a model it shares, in place as an optimizer step makes or by new
+// storage, reaches the next call: the same tokens as a new engine, and not the old ones.
 TEST(EngineDecoderCache, FollowsInPlaceWeightChanges) {
   auto m = load_causal_lm(data_dir("tiny-llama-gqa"));
   ASSERT_TRUE(m.has_value()) << m.error().message();
@@ -231,6 +231,14 @@ TEST(EngineDecoderCache, FollowsInPlaceWeightChanges) {
   const auto after = ids(*engine);
   EXPECT_NE(after, before);
   EXPECT_EQ(after, ids(*LocalEngine::from_model(m->ptr(), EngineOptions{})));
+  // Parameters given new storage (as loading into a model may): the new weights too.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& w : (*m)->parameters()) w.set_data(w.detach().clone().mul_(-1.0 / 1.5));
+  }
+  const auto renewed = ids(*engine);
+  EXPECT_NE(renewed, after);
+  EXPECT_EQ(renewed, ids(*LocalEngine::from_model(m->ptr(), EngineOptions{})));
 }
 
 TEST_F(EngineSampling, StopsOnEosAndStopIds) {
