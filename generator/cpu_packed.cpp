@@ -225,7 +225,7 @@ DSTC_INLINE void linear_packed_impl(const float* x, const float* xt, int64_t bat
   }
   int64_t o = o_begin;
   if constexpr (kNbSmall > 1) {
-    if (panels == 0 && rest <= kMaxSmallB)
+    if (panels == 0 && rest > 0 && rest <= kMaxSmallB)
       for (; o + kNbSmall * kRowBlock <= o_end; o += kNbSmall * kRowBlock)
         rows_any<V, kMaxSmallB, kNbSmall>(rest, xr, in, w + o * in, true, kRowBlock,
                                           bias ? bias + o : nullptr, y + o, ldy, accumulate);

@@ -92,6 +92,10 @@ TEST(CpuPacked, SameBitsAtEveryBatchSizeAndSplit) {
       cpu::linear_packed(isa, x.data(), batch, p, bias.data(), o, o == 48 ? out : o + (o ? 32 : 16),
                          split.data(), out, false, xt.data());
     EXPECT_EQ(whole, split);
+    // No batch rows: nothing written.
+    std::vector<float> untouched(out, 7);
+    cpu::linear_packed(isa, x.data(), 0, p, bias.data(), 0, out, untouched.data(), out, false);
+    EXPECT_EQ(untouched, std::vector<float>(out, 7));
     for (int64_t b0 : {0, 3, 20, 34})
       for (int64_t n : {1, 2, 5}) {
         if (b0 + n > batch) continue;
