@@ -202,31 +202,11 @@ DSTC_INLINE void linear_panel_block(const float* xt, int64_t in_, const float* w
     }
   }
   if constexpr (K == 1 && kRows == L) {
-    // Transpose in registers: afterwards acc[b][0] holds rows 0..L-1 of batch row b.
-    transpose<V>(&acc[0][0]);
-    V bv{};
-    if (bias != nullptr) load(bv, bias);
-#pragma GCC unroll 16
-    for (int b = 0; b < L; ++b) {
-      V s = acc[b][0] + bv;
-      if (accumulate) {
-        V old;
-        load(old, y + b * ldy);
-        s = old + s;
-      }
-      __builtin_memcpy(y + b * ldy, &s, sizeof(V));
-    }
+    store_tile<V>(&acc[0][0], bias, y, ldy, accumulate);
   } else {
     float tmp[kRows][kPanel];
     __builtin_memcpy(tmp, acc, sizeof(tmp));
-    for (int b = 0; b < kPanel; ++b)
-#pragma GCC unroll 16
-      for (int r = 0; r < kRows; ++r) {
-        float s = tmp[r][b];
-        if (bias != nullptr) s += bias[r];
-        float& out = y[b * ldy + r];
-        out = accumulate ? out + s : s;
-      }
+    store_scalars(&tmp[0][0], kPanel, 1, kRows, kPanel, bias, y, ldy, accumulate);
   }
 }
 

@@ -40,19 +40,6 @@ DSTC_INLINE void prefetch_stream(const float* p) {
   __builtin_prefetch(p + 256 * kRowBlock, 0, 1);
 }
 
-// Writes a block's results to y: value (r, b) for output row r < rows of the block and batch
-// row b < batch is t[r * rs + b * bs]; y[b * ldy + r] (+)= bias[r] + value.
-DSTC_INLINE void store_block(const float* t, int64_t rs, int64_t bs, int64_t rows, int64_t batch,
-                             const float* bias, float* y, int64_t ldy, bool accumulate) {
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t r = 0; r < rows; ++r) {
-      float s = t[r * rs + b * bs];
-      if (bias != nullptr) s += bias[r];
-      float& out = y[b * ldy + r];
-      out = accumulate ? out + s : s;
-    }
-}
-
 // One block of rows times one panel of kPanel batch rows (xt: the panel of x^T): for each
 // input, the row's broadcast weight times the panel's vector of x^T. `rows` of the block are
 // stored (the rest belong to the next caller or are padding).
@@ -90,27 +77,14 @@ DSTC_INLINE void panel_block(const float* xt, int64_t in, const float* wb, bool 
     }
     if constexpr (kSub == L && K == 1) {
       if (rows == kRowBlock) {
-        // Transposed in registers: afterwards acc[b][0] holds the block's rows for batch row b.
-        transpose<V>(&acc[0][0]);
-        V bv{};
-        if (bias != nullptr) load(bv, bias);
-#pragma GCC unroll 16
-        for (int b = 0; b < L; ++b) {
-          V out = acc[b][0] + bv;
-          if (accumulate) {
-            V old;
-            load(old, y + b * ldy);
-            out = old + out;
-          }
-          __builtin_memcpy(y + b * ldy, &out, sizeof(V));
-        }
+        store_tile<V>(&acc[0][0], bias, y, ldy, accumulate);
         return;
       }
     }
     float t[kSub][kPanel];
     __builtin_memcpy(t, acc, sizeof(t));
-    store_block(&t[0][0], kPanel, 1, std::min<int64_t>(kSub, rows - s), kPanel,
-                bias ? bias + s : nullptr, y + s, ldy, accumulate);
+    store_scalars(&t[0][0], kPanel, 1, std::min<int64_t>(kSub, rows - s), kPanel,
+                  bias ? bias + s : nullptr, y + s, ldy, accumulate);
   }
 }
 
@@ -156,27 +130,15 @@ DSTC_INLINE void rows_block(const float* xr, int64_t in, const float* wb, bool p
     if (rows < kRowBlock) {
       float t[kB][kRowBlock];
       __builtin_memcpy(t, acc, sizeof(t));
-      store_block(&t[0][0], 1, kRowBlock, rows, kB, bias, y, ldy, accumulate);
+      store_scalars(&t[0][0], 1, kRowBlock, rows, kB, bias, y, ldy, accumulate);
       return;
     }
   }
 #pragma GCC unroll 16
   for (int b = 0; b < kB; ++b)
 #pragma GCC unroll 16
-    for (int k = 0; k < kNb * K; ++k) {
-      V out = acc[b][k];
-      if (bias != nullptr) {
-        V bv;
-        load(bv, bias + k * L);
-        out = out + bv;
-      }
-      if (accumulate) {
-        V old;
-        load(old, y + b * ldy + k * L);
-        out = old + out;
-      }
-      __builtin_memcpy(y + b * ldy + k * L, &out, sizeof(V));
-    }
+    for (int k = 0; k < kNb * K; ++k)
+      store_outputs(acc[b][k], bias ? bias + k * L : nullptr, y + b * ldy + k * L, accumulate);
 }
 
 // rows_block for n (1 <= n <= kB) batch rows.

@@ -1,7 +1,8 @@
 // What the torch-free CPU code shares to build one source for several instruction sets
 // (generator/cpu_kernels.cpp, generator/sampling.cpp): GCC vector types of 4, 8 and 16
 // floats, the target attributes of the AVX-512 and AVX2+FMA builds, the call of one build by
-// Isa, vector loads, an LxL transpose in registers, and a vectorised exp.
+// Isa, vector loads, an LxL transpose in registers, the linear kernels' output stores, and a
+// vectorised exp.
 // Everything is inlined into the caller, so that its target attributes apply; vectors are
 // taken and returned by reference, because by value they would change the ABI between targets.
 //
@@ -72,6 +73,48 @@ DSTC_INLINE void transpose(V* v) {  // v[L]: v[r][c] -> v[c][r]
       if ((i & S) == 0) transpose_stage<V, S>(v[i], v[i + S], std::make_index_sequence<L>());
     transpose<V, S * 2>(v);
   }
+}
+
+// The linear kernels' output stores (generator/cpu_kernels.cpp, generator/cpu_packed.cpp).
+// One vector of outputs: y[j] = (accumulate ? y[j] : 0) + (v[j] + bias[j]) for its lanes;
+// bias may be null.
+template <class V>
+DSTC_INLINE void store_outputs(const V& out, const float* bias, float* y, bool accumulate) {
+  V v = out;
+  if (bias != nullptr) {
+    V bv;
+    load(bv, bias);
+    v = v + bv;
+  }
+  if (accumulate) {
+    V old;
+    load(old, y);
+    v = old + v;
+  }
+  __builtin_memcpy(y, &v, sizeof(V));
+}
+
+// An L x L tile, acc[r] holding output r for L batch rows, transposed in registers and
+// stored: y[b * ldy + r] as store_outputs.
+template <class V>
+DSTC_INLINE void store_tile(V* acc, const float* bias, float* y, int64_t ldy, bool accumulate) {
+  constexpr int L = lanes<V>();
+  transpose<V>(acc);
+#pragma GCC unroll 16
+  for (int b = 0; b < L; ++b) store_outputs(acc[b], bias, y + b * ldy, accumulate);
+}
+
+// The same one value at a time: output r < rows for batch row b < batch is t[r * rs + b * bs],
+// stored to y[b * ldy + r].
+DSTC_INLINE void store_scalars(const float* t, int64_t rs, int64_t bs, int64_t rows, int64_t batch,
+                               const float* bias, float* y, int64_t ldy, bool accumulate) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < rows; ++r) {
+      float s = t[r * rs + b * bs];
+      if (bias != nullptr) s += bias[r];
+      float& out = y[b * ldy + r];
+      out = accumulate ? out + s : s;
+    }
 }
 
 template <class V>
