@@ -105,19 +105,14 @@ float largest(const float* logits, int64_t vocab, const float* block_max) {
   return cpu::max_value(block_max, (vocab + kBlock - 1) / kBlock);
 }
 
-// Index of the first largest logit (ties go to the lowest id). With the block maxima only
-// the first block holding the largest is searched.
+// Index of the first largest logit (ties go to the lowest id). With the block maxima the
+// search starts at the first block holding the largest, which holds its first index.
 int32_t argmax(const float* logits, int64_t vocab, const float* block_max = nullptr) {
   const float best = largest(logits, vocab, block_max);
-  if (block_max != nullptr) {
-    const int64_t nb = (vocab + kBlock - 1) / kBlock;
-    for (int64_t k = 0; k < nb; ++k)
-      if (block_max[k] == best)
-        for (int64_t i = k * kBlock; i < std::min(vocab, (k + 1) * kBlock); ++i)
-          if (logits[i] == best) return static_cast<int32_t>(i);
-    return 0;  // every logit NaN
-  }
-  for (int64_t i = 0; i < vocab; ++i)
+  int64_t from = 0;
+  if (block_max != nullptr)
+    while (from < vocab && block_max[from / kBlock] != best) from += kBlock;
+  for (int64_t i = from; i < vocab; ++i)
     if (logits[i] == best) return static_cast<int32_t>(i);
   return 0;  // every logit NaN
 }
